@@ -1,0 +1,7 @@
+//! Dockerfile and `.dockerignore` syntax, as BuildKit's Dockerfile frontend reads them.
+//!
+//! `&str` in, a lossless syntax tree with spans, typed instructions and diagnostics out; plus the
+//! shell-lexer variable expansion ([`shell`]) and the moby `.dockerignore` matcher ([`ignore`]).
+
+pub mod ignore;
+pub mod shell;
