@@ -166,6 +166,58 @@ pub struct Healthcheck {
     pub retries: i64,
 }
 
+/// The `comment` prefix of history entries kiln writes; the rest names the Dockerfile lines that made the entry.
+pub const PROVENANCE_PREFIX: &str = "kiln.dockerfile.v0";
+
+/// Where in which Dockerfile an instruction came from, as kiln records it in each history entry's `comment`
+/// (`kiln.dockerfile.v0 path/to/Dockerfile:12-14`), so analyze and scan findings can point at the line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The Dockerfile's path as given to the build (relative to the context when inside it).
+    pub file: String,
+    /// First line of the instruction (1-based).
+    pub start_line: u32,
+    /// Last line of the instruction (continuations and heredocs included).
+    pub end_line: u32,
+}
+
+impl Provenance {
+    /// The `comment` string for a history entry.
+    pub fn to_comment(&self) -> String {
+        if self.start_line == self.end_line {
+            format!("{PROVENANCE_PREFIX} {}:{}", self.file, self.start_line)
+        } else {
+            format!("{PROVENANCE_PREFIX} {}:{}-{}", self.file, self.start_line, self.end_line)
+        }
+    }
+
+    /// Reads a `comment` written by [`Provenance::to_comment`]; `None` for other comments.
+    pub fn from_comment(comment: &str) -> Option<Self> {
+        let rest = comment.strip_prefix(PROVENANCE_PREFIX)?.strip_prefix(' ')?;
+        let (file, lines) = rest.rsplit_once(':')?;
+        let (start, end) = lines.split_once('-').unwrap_or((lines, lines));
+        let start_line = start.parse().ok()?;
+        let end_line = end.parse().ok()?;
+        (!file.is_empty() && start_line <= end_line).then(|| Provenance {
+            file: file.to_owned(),
+            start_line,
+            end_line,
+        })
+    }
+
+    /// `file:line` (or `file:start-end`) for messages.
+    pub fn location(&self) -> String {
+        self.to_comment()[PROVENANCE_PREFIX.len() + 1..].to_owned()
+    }
+}
+
+impl History {
+    /// The Dockerfile location kiln recorded for this entry, if any.
+    pub fn provenance(&self) -> Option<Provenance> {
+        Provenance::from_comment(self.comment.as_deref()?)
+    }
+}
+
 fn is_zero(n: &i64) -> bool {
     *n == 0
 }
@@ -221,6 +273,25 @@ mod tests {
         assert_eq!(config.layer_history(), vec![Some(1)]);
         let again: ImageConfig = serde_json::from_str(&serde_json::to_string(&config).unwrap()).unwrap();
         assert_eq!(again, config);
+    }
+
+    #[test]
+    fn provenance_round_trips_through_the_comment() {
+        let p = Provenance { file: "sub dir/Dockerfile.dev".into(), start_line: 12, end_line: 14 };
+        assert_eq!(p.to_comment(), "kiln.dockerfile.v0 sub dir/Dockerfile.dev:12-14");
+        assert_eq!(Provenance::from_comment(&p.to_comment()), Some(p.clone()));
+        assert_eq!(p.location(), "sub dir/Dockerfile.dev:12-14");
+        let one = Provenance { file: "Dockerfile".into(), start_line: 3, end_line: 3 };
+        let h = History { comment: Some(one.to_comment()), ..History::default() };
+        assert_eq!(h.provenance(), Some(one));
+        for other in [
+            "buildkit.dockerfile.v0",
+            "kiln.dockerfile.v0 Dockerfile",
+            "kiln.dockerfile.v0 D:9-3",
+            "kiln.dockerfile.v0 :1",
+        ] {
+            assert_eq!(Provenance::from_comment(other), None, "{other}");
+        }
     }
 
     #[test]

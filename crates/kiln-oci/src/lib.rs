@@ -16,7 +16,9 @@ mod media_type;
 mod platform;
 mod reference;
 
-pub use config::{ContainerConfig, Empty, Healthcheck, History, ImageConfig, RootFs};
+pub use config::{
+    ContainerConfig, Empty, Healthcheck, History, ImageConfig, PROVENANCE_PREFIX, Provenance, RootFs,
+};
 pub use digest::{Digest, DigestError, Sha256Writer};
 pub use location::{ImageLocation, LocationError};
 pub use manifest::{ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Descriptor, ImageIndex, ImageManifest};
