@@ -1,0 +1,92 @@
+//! Snapshots: fill, publish by rename, pinning and collection.
+
+use std::sync::{Arc, Barrier};
+
+use kiln_oci::ImageLocation;
+use kiln_store::{PruneOptions, StoreError, chain_ids};
+
+use crate::support::{digest, image, store};
+
+#[test]
+fn ensure_snapshot_fills_once_and_is_idempotent() {
+    let (_dir, store) = store();
+    let lease = store.lease().unwrap();
+    let chain = digest(b"chain");
+    assert_eq!(store.snapshot_path(&chain), None);
+    let dir = lease
+        .ensure_snapshot(&chain, |d| {
+            std::fs::write(d.join("file"), b"content")?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(std::fs::read(dir.join("file")).unwrap(), b"content");
+    let again = lease.ensure_snapshot(&chain, |_| panic!("an existing snapshot is not refilled")).unwrap();
+    assert_eq!(again, dir);
+    assert_eq!(store.snapshot_path(&chain), Some(dir));
+}
+
+#[test]
+fn a_failed_fill_leaves_nothing() {
+    let (_dir, store) = store();
+    let lease = store.lease().unwrap();
+    let chain = digest(b"bad");
+    let err = lease
+        .ensure_snapshot(&chain, |d| {
+            std::fs::create_dir(d.join("partial"))?;
+            Err("layer is corrupt".into())
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Snapshot { .. }));
+    assert!(err.to_string().contains("layer is corrupt"), "{err}");
+    assert_eq!(store.snapshot_path(&chain), None);
+    assert_eq!(std::fs::read_dir(lease.tmp_dir()).unwrap().count(), 0);
+}
+
+#[test]
+fn racing_fills_end_with_one_snapshot() {
+    let (_dir, store) = store();
+    let chain = digest(b"raced");
+    let barrier = Arc::new(Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let store = store.clone();
+            let barrier = barrier.clone();
+            let chain = chain.clone();
+            std::thread::spawn(move || {
+                let lease = store.lease().unwrap();
+                let dir = lease
+                    .ensure_snapshot(&chain, |d| {
+                        barrier.wait();
+                        std::fs::write(d.join("who"), i.to_string())?;
+                        Ok(())
+                    })
+                    .unwrap();
+                std::fs::read_to_string(dir.join("who")).unwrap()
+            })
+        })
+        .collect();
+    let winners: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(winners.windows(2).all(|w| w[0] == w[1]), "everyone sees the one published copy: {winners:?}");
+    assert_eq!(std::fs::read_dir(store.root().join("v1/snapshots")).unwrap().count(), 1);
+}
+
+#[test]
+fn snapshots_of_stored_images_survive_prune() {
+    let (_dir, store) = store();
+    let lease = store.lease().unwrap();
+    let rec = image(&lease, &[b"base", b"top"], &["snap:1"]);
+    let img = store.load(&rec).unwrap();
+    let chains = chain_ids(img.diff_ids());
+    for chain in &chains {
+        lease.ensure_snapshot(chain, |_| Ok(())).unwrap();
+    }
+    let stray = digest(b"stray");
+    lease.ensure_snapshot(&stray, |_| Ok(())).unwrap();
+    drop(lease);
+    let report = store.prune(&PruneOptions::default()).unwrap();
+    assert_eq!(report.snapshots, 1, "{report:?}");
+    assert!(chains.iter().all(|c| store.snapshot_path(c).is_some()));
+    assert!(store.snapshot_path(&stray).is_none());
+    store.remove(&ImageLocation::parse("snap:1").unwrap(), false).unwrap();
+    assert_eq!(store.prune(&PruneOptions::default()).unwrap().snapshots, 2);
+}
