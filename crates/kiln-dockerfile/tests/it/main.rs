@@ -1,0 +1,4 @@
+//! Integration tests of kiln-dockerfile.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod conformance;
