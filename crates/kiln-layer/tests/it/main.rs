@@ -1,0 +1,5 @@
+//! Integration tests of kiln-layer: round trips, hostile tars, reproducibility, overlay uppers, formats.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod roundtrip;
+mod support;
