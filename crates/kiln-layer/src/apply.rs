@@ -599,7 +599,8 @@ fn reopen_dir(dir: &OwnedFd, name: &[u8]) -> io::Result<OwnedFd> {
 /// The names and types of a directory's entries.
 fn list_dir(dir: &OwnedFd) -> io::Result<Vec<(Vec<u8>, FileType)>> {
     let mut entries = Vec::new();
-    let mut reader = rustix::fs::Dir::read_from(dir)?;
+    // Dir::read_from would copy the O_PATH flag of `dir`; a listing needs a readable descriptor.
+    let mut reader = rustix::fs::Dir::new(reopen_dir(dir, b".")?)?;
     while let Some(entry) = reader.read() {
         let entry = entry?;
         let name = entry.file_name().to_bytes();
