@@ -172,6 +172,7 @@ impl BlobWriter<'_> {
             if let Some(dir) = target.parent() {
                 fsync_dir(dir).map_err(|e| StoreError::io("syncing blob directory", e))?;
             }
+            lease.record_created(digest.clone());
         }
         lease.pin(&guard, Pin::Blob(digest.clone()))?;
         Ok((digest, size))

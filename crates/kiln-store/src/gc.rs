@@ -74,6 +74,35 @@ impl Store {
         Ok(report)
     }
 
+    /// Deletes those of `candidates` that nothing references (under the exclusive lock); returns how many.
+    pub(crate) fn collect_blobs(&self, candidates: &[Digest]) -> Result<usize> {
+        if candidates.is_empty() {
+            return Ok(0);
+        }
+        let _guard = self.lock().exclusive()?;
+        let mut marks = Marks::default();
+        self.mark_leases(&mut marks, &mut PruneReport::default())?;
+        self.mark_records(&mut marks)?;
+        let mappings = self.with_db(|db| db.all_compressed())?;
+        marks.blobs.extend(
+            mappings
+                .into_iter()
+                .filter(|r| marks.blobs.contains(&r.diff_id))
+                .map(|r| r.digest)
+                .collect::<Vec<_>>(),
+        );
+        let mut removed = 0;
+        for digest in candidates.iter().filter(|d| !marks.blobs.contains(d)) {
+            let path = self.blob_path(digest);
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(path_err("removing", &path)(e)),
+            }
+        }
+        Ok(removed)
+    }
+
     /// Reads live leases' pins; removes stale lease files.
     fn mark_leases(&self, marks: &mut Marks, report: &mut PruneReport) -> Result<()> {
         let dir = self.v1().join("leases");

@@ -59,6 +59,7 @@ pub struct Lease {
     file: Mutex<File>,
     file_path: PathBuf,
     pinned: Mutex<HashSet<Pin>>,
+    created: Mutex<Vec<Digest>>,
     tmp: PathBuf,
 }
 
@@ -96,6 +97,7 @@ impl Store {
             file: Mutex::new(file),
             file_path,
             pinned: Mutex::new(HashSet::new()),
+            created: Mutex::new(Vec::new()),
             tmp,
         })
     }
@@ -135,6 +137,23 @@ impl Lease {
         }
         self.pin(&guard, Pin::Blob(digest.clone()))?;
         Ok(true)
+    }
+}
+
+impl Lease {
+    /// Notes that this lease made blob `digest` visible (it was not in the store before).
+    pub(crate) fn record_created(&self, digest: Digest) {
+        self.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(digest);
+    }
+
+    /// Ends the lease and deletes the blobs it created that nothing else references (what a failed import
+    /// calls, so it leaves nothing behind). Returns how many blobs were deleted.
+    pub fn abandon(self) -> Result<usize> {
+        let store = self.store.clone();
+        let created =
+            std::mem::take(&mut *self.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        drop(self);
+        store.collect_blobs(&created)
     }
 }
 

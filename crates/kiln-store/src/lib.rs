@@ -33,6 +33,7 @@ pub mod image;
 pub mod lease;
 mod lock;
 pub mod snapshot;
+pub mod transport;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

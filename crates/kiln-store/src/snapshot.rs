@@ -107,6 +107,37 @@ impl Lease {
     }
 }
 
+impl Lease {
+    /// The overlayfs lower-dir stack for layers `diff_ids` (base first), top layer first, every snapshot
+    /// pinned; missing snapshots are unpacked from the layer blobs with whiteouts kept in overlay form
+    /// (which needs root, as overlayfs itself does).
+    pub fn lower_dirs(&self, diff_ids: &[Digest]) -> Result<Vec<PathBuf>> {
+        let store = self.store().clone();
+        let mut dirs = Vec::with_capacity(diff_ids.len());
+        for (chain_id, diff_id) in chain_ids(diff_ids).iter().zip(diff_ids) {
+            if !self.pin_blob(diff_id)? {
+                return Err(StoreError::BlobNotFound(diff_id.clone()));
+            }
+            let dir = self.ensure_snapshot(chain_id, |dir| {
+                let blob = store.open_blob(diff_id)?;
+                let options = kiln_layer::ApplyOptions {
+                    whiteouts: kiln_layer::WhiteoutMode::Overlay,
+                    ..kiln_layer::ApplyOptions::default()
+                };
+                let stats =
+                    kiln_layer::apply(std::io::BufReader::with_capacity(1 << 20, blob), dir, &options)?;
+                if stats.layer.diff_id != *diff_id {
+                    return Err(format!("layer blob hashes to {}, not {diff_id}", stats.layer.diff_id).into());
+                }
+                Ok(())
+            })?;
+            dirs.push(dir);
+        }
+        dirs.reverse();
+        Ok(dirs)
+    }
+}
+
 /// Flushes every file written under `dir` to disk with one `syncfs(2)` instead of an fsync per file.
 fn sync_filesystem(dir: &Path) -> Result<()> {
     let file = std::fs::File::open(dir).map_err(path_err("opening", dir))?;

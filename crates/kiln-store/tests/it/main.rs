@@ -1,8 +1,9 @@
 //! kiln-store integration tests: blobs, image records and refs, cache and memo, snapshots, leases and GC,
 //! import/export transports, and multi-process crash and concurrency behaviour.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod gc;
 mod images;
 mod snapshots;
 mod support;
+mod transport;

@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 /// The allowed normal (non-dev) dependencies between kiln crates, from DESIGN.md's table, plus the
-/// departures recorded in the issue notes (kiln-context → kiln-dockerfile for the `.dockerignore` matcher).
+/// departures recorded in the issue notes (kiln-context → kiln-dockerfile for the `.dockerignore` matcher;
+/// kiln-store → kiln-layer, as import/export decompress, hash and compress layers and snapshots unpack them).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("kiln-fs", &[]),
     ("kiln-oci", &[]),
@@ -13,7 +14,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kiln-plan", &["dockerfile", "oci"]),
     ("kiln-context", &["fs", "dockerfile"]),
     ("kiln-layer", &["oci", "fs"]),
-    ("kiln-store", &["oci", "fs"]),
+    ("kiln-store", &["oci", "fs", "layer"]),
     ("kiln-registry", &["store", "oci"]),
     ("kiln-sandbox", &["fs"]),
     ("kiln-build", &["plan", "context", "layer", "store", "sandbox", "oci", "fs"]),

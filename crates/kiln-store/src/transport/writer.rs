@@ -1,0 +1,129 @@
+//! Writing an image archive or layout directory: [`ArchiveWriter`] puts named files into a directory (each
+//! atomically; content-addressed blobs that already exist are kept) or into a tar that appears at its
+//! destination only when complete.
+
+use std::collections::HashSet;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use kiln_fs::AtomicFile;
+
+use crate::Result;
+use crate::error::{StoreError, path_err};
+
+/// A destination being written.
+pub(crate) enum ArchiveWriter {
+    /// A directory (OCI layout).
+    Dir(PathBuf),
+    /// A tar file, written to a temporary file beside the destination.
+    Tar { builder: tar::Builder<BufWriter<AtomicFile>>, written: HashSet<String>, target: PathBuf },
+}
+
+impl ArchiveWriter {
+    /// Writes into directory `path` (created if missing).
+    pub(crate) fn dir(path: &Path) -> Result<ArchiveWriter> {
+        fs_err::create_dir_all(path).map_err(path_err("creating", path))?;
+        Ok(ArchiveWriter::Dir(path.to_owned()))
+    }
+
+    /// Writes tar file `path`, replacing it only on [`ArchiveWriter::finish`].
+    pub(crate) fn tar(path: &Path) -> Result<ArchiveWriter> {
+        let file = AtomicFile::create(path)
+            .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
+        let mut builder = tar::Builder::new(BufWriter::with_capacity(1 << 20, file));
+        builder.mode(tar::HeaderMode::Deterministic);
+        Ok(ArchiveWriter::Tar { builder, written: HashSet::new(), target: path.to_owned() })
+    }
+
+    /// True when `name` was already written (or, for a directory, exists).
+    pub(crate) fn has(&self, name: &str) -> bool {
+        match self {
+            ArchiveWriter::Dir(dir) => dir.join(name).is_file(),
+            ArchiveWriter::Tar { written, .. } => written.contains(name),
+        }
+    }
+
+    /// Adds a directory entry (tar only; directories on disk are made as files need them).
+    pub(crate) fn add_dir(&mut self, name: &str) -> Result<()> {
+        if let ArchiveWriter::Tar { builder, written, target } = self {
+            if !written.insert(format!("{name}/")) {
+                return Ok(());
+            }
+            let mut header = tar::Header::new_ustar();
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+            header.set_size(0);
+            header.set_mtime(0);
+            builder
+                .append_data(&mut header, format!("{name}/"), std::io::empty())
+                .map_err(|e| StoreError::io(format!("writing {}", target.display()), e))?;
+        }
+        Ok(())
+    }
+
+    /// Adds file `name` with `size` bytes from `reader`. A name already written is skipped when `skip_existing`.
+    pub(crate) fn add(
+        &mut self,
+        name: &str,
+        reader: &mut dyn Read,
+        size: u64,
+        skip_existing: bool,
+    ) -> Result<()> {
+        if skip_existing && self.has(name) {
+            return Ok(());
+        }
+        match self {
+            ArchiveWriter::Dir(dir) => {
+                let path = dir.join(name);
+                if let Some(parent) = path.parent() {
+                    fs_err::create_dir_all(parent).map_err(path_err("creating", parent))?;
+                }
+                let mut file = AtomicFile::create(&path)
+                    .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
+                let copied = crate::transport::ingest::copy(&mut reader.take(size), &mut file)
+                    .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
+                if copied != size {
+                    return Err(StoreError::SizeMismatch {
+                        object: path.display().to_string(),
+                        expected: size,
+                        actual: copied,
+                    });
+                }
+                file.commit().map_err(|e| StoreError::io(format!("committing {}", path.display()), e))
+            }
+            ArchiveWriter::Tar { builder, written, target } => {
+                let mut header = tar::Header::new_ustar();
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(0o644);
+                header.set_size(size);
+                header.set_mtime(0);
+                builder
+                    .append_data(&mut header, name, reader.take(size))
+                    .map_err(|e| StoreError::io(format!("writing {} into {}", name, target.display()), e))?;
+                written.insert(name.to_owned());
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds file `name` with `data`.
+    pub(crate) fn add_bytes(&mut self, name: &str, data: &[u8], skip_existing: bool) -> Result<()> {
+        self.add(name, &mut &data[..], data.len() as u64, skip_existing)
+    }
+
+    /// Completes the destination (a tar is flushed, synced and renamed into place).
+    pub(crate) fn finish(self) -> Result<()> {
+        match self {
+            ArchiveWriter::Dir(dir) => {
+                kiln_fs::fsync_dir(&dir).map_err(|e| StoreError::io("syncing layout", e))
+            }
+            ArchiveWriter::Tar { builder, target, .. } => {
+                let io = |e| StoreError::io(format!("finishing {}", target.display()), e);
+                let buffered = builder.into_inner().map_err(io)?;
+                let mut file = buffered.into_inner().map_err(|e| io(e.into_error()))?;
+                file.flush().map_err(io)?;
+                file.commit().map_err(io)
+            }
+        }
+    }
+}
