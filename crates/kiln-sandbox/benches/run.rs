@@ -1,0 +1,2 @@
+//! Fixed cost of one sandboxed `true` (written below).
+fn main() {}

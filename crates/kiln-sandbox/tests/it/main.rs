@@ -1,0 +1,8 @@
+//! Integration tests of kiln-sandbox: real runs on a busybox rootfs (root only), isolation checks with a
+//! probe binary, and cleanup checks.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod isolation;
+mod run;
+mod support;
