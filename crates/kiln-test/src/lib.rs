@@ -2,10 +2,15 @@
 //!
 //! Guards that skip a test with a printed reason when the machine cannot run it ([`skip_unless!`]),
 //! makers of local base-image root filesystems ([`busybox_rootfs`]), the path of the shared conformance
-//! data ([`shared_dir`]), and filters that make outputs with digests and temp paths comparable ([`redact`]).
+//! data ([`shared_dir`]), filters that make outputs with digests and temp paths comparable ([`redact`]), and a
+//! private Docker daemon for interop tests ([`Dockerd`]).
 
 // Tests report skips on stderr: that is this crate's purpose.
 #![allow(clippy::print_stderr)]
+
+mod dockerd;
+
+pub use dockerd::Dockerd;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -102,7 +102,16 @@ fn stage_and_commit(
                 format!("the source holds {} images; name one to give it a tag", staged.len()),
             ));
         }
-        staged.iter().map(|image| lease.commit_staged(image, refs)).collect()
+        staged
+            .iter()
+            .map(|image| {
+                let mut record = lease.commit_staged(image, refs)?;
+                // Report the names this import gave, not every tag the image already had.
+                let given = if refs.is_empty() { &image.names[..] } else { refs };
+                record.refs.retain(|r| given.contains(r));
+                Ok(record)
+            })
+            .collect()
     });
     match result {
         Ok(records) => Ok(records),
@@ -114,7 +123,8 @@ fn stage_and_commit(
     }
 }
 
-/// Imports the images at `source` into the store, tagged `refs` (or with the names the source gives).
+/// Imports the images at `source` into the store, tagged `refs` (or with the names the source gives). The
+/// records returned list only those names in `refs`.
 pub fn import(
     store: &Store,
     source: &ImageLocation,
@@ -142,18 +152,9 @@ pub fn load(store: &Store, path: &Path, options: &ImportOptions) -> Result<Vec<I
 }
 
 /// Writes `images` to `dest` (`oci:`, `oci-archive:` or `docker-archive:`). A reference in `dest` names the
-/// image (one image only): the OCI ref name, or the docker-archive tag.
+/// image (one image only): the OCI ref name, or the docker-archive tag. `lease` keeps staged images and the
+/// compressed blobs alive while they are written.
 pub fn export(
-    store: &Store,
-    images: &[ExportImage],
-    dest: &ImageLocation,
-    options: &ExportOptions,
-) -> Result<()> {
-    let lease = store.lease()?;
-    export_with(&lease, images, dest, options)
-}
-
-fn export_with(
     lease: &Lease,
     images: &[ExportImage],
     dest: &ImageLocation,
@@ -265,7 +266,7 @@ pub fn copy(
         _ => {
             let lease = store.lease()?;
             let images = open_images(&lease, std::slice::from_ref(source), import)?;
-            export_with(&lease, &images, dest, options)?;
+            export(&lease, &images, dest, options)?;
             Ok(Vec::new())
         }
     }

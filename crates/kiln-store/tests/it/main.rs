@@ -4,6 +4,7 @@
 
 mod gc;
 mod images;
+mod interop;
 mod snapshots;
 mod support;
 mod transport;

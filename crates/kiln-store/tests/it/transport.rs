@@ -80,16 +80,28 @@ fn a_second_export_reuses_the_compressed_blobs() {
     let Some((_rootfs, image)) = import_busybox(&store) else { return };
     let export = ExportImage::from_image(&image, vec![]);
     let dest = loc(&format!("oci:{}/a", dir.path().display()));
-    transport::export(&store, std::slice::from_ref(&export), &dest, &ExportOptions::default()).unwrap();
+    transport::export(
+        &store.lease().unwrap(),
+        std::slice::from_ref(&export),
+        &dest,
+        &ExportOptions::default(),
+    )
+    .unwrap();
     let blobs = blob_count(&store);
     let compressed_at = |p: &str| std::fs::read_dir(dir.path().join(p).join("blobs/sha256")).unwrap().count();
     let dest2 = loc(&format!("oci:{}/b", dir.path().display()));
-    transport::export(&store, std::slice::from_ref(&export), &dest2, &ExportOptions::default()).unwrap();
+    transport::export(
+        &store.lease().unwrap(),
+        std::slice::from_ref(&export),
+        &dest2,
+        &ExportOptions::default(),
+    )
+    .unwrap();
     assert_eq!(blob_count(&store), blobs, "no new compressed blob");
     assert_eq!(compressed_at("a"), compressed_at("b"));
     let zstd = ExportOptions { compression: Compression::Zstd, level: Some(19), threads: 1 };
     let dest3 = loc(&format!("oci-archive:{}/z.tar", dir.path().display()));
-    transport::export(&store, &[export], &dest3, &zstd).unwrap();
+    transport::export(&store.lease().unwrap(), &[export], &dest3, &zstd).unwrap();
     assert_eq!(blob_count(&store), blobs + 1, "one zstd layer");
     let (_d, fresh) = crate::support::store();
     let rec = transport::import(&fresh, &dest3, &[], &ImportOptions::default()).unwrap();
