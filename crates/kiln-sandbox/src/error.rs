@@ -26,7 +26,7 @@ pub enum SandboxError {
         reason: String,
     },
     /// A setup step failed; `step` says what was being done and to which path.
-    #[error("sandbox setup failed: {step}: {source}{hint}", hint = hint(source))]
+    #[error("sandbox setup failed: {step}: {source}{hint}", hint = hint(step, source))]
     Setup {
         /// The step, with its path (for example "mount proc at /proc").
         step: String,
@@ -60,10 +60,14 @@ pub enum SandboxError {
     Cancelled,
 }
 
+/// Steps that fail with `EPERM` when kiln lacks real root privileges (in a restricted container).
+const PRIVILEGED_STEPS: &[&str] =
+    &["mount", "unshare", "clone", "pivot_root", "hostname", "capabilit", "loopback"];
+
 /// A hint for errors that usually mean the environment, not kiln, is at fault.
-fn hint(source: &io::Error) -> &'static str {
+fn hint(step: &str, source: &io::Error) -> &'static str {
     match source.raw_os_error() {
-        Some(libc::EPERM) => {
+        Some(libc::EPERM) if PRIVILEGED_STEPS.iter().any(|s| step.contains(s)) => {
             " (kiln runs RUN steps in new namespaces and needs the privileges of real root; inside a container \
              that means --privileged or equivalent)"
         }

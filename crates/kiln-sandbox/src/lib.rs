@@ -18,6 +18,8 @@ mod caps;
 mod child;
 mod error;
 mod etc;
+#[cfg(test)]
+mod fake_runs;
 mod resolve;
 mod run;
 mod seccomp;

@@ -10,7 +10,7 @@ use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
-use crate::sys::{Errno, FileKind, Sys};
+use crate::sys::{Errno, FileKind, Stat, Sys};
 
 /// Linux's own limit on symlinks followed in one lookup.
 const MAX_SYMLINKS: usize = 40;
@@ -113,24 +113,33 @@ pub(crate) fn resolve(sys: &dyn Sys, root: &Path, path: &Path) -> Result<Resolve
 }
 
 /// `lstat` of `base/rel` that refuses to traverse a symlink in any component: the answer describes a file
-/// that really is at that place under `base`, whatever a process did to the tree meanwhile.
-pub(crate) fn lstat_beneath(sys: &dyn Sys, base: &Path, rel: &Path) -> Option<crate::sys::Stat> {
+/// that really is at that place under `base`, whatever a process did to the tree meanwhile. `Ok(None)` when
+/// nothing is there (or a component is no longer a real directory); other failures name the path.
+pub(crate) fn lstat_beneath(
+    sys: &dyn Sys,
+    base: &Path,
+    rel: &Path,
+) -> Result<Option<Stat>, (PathBuf, Errno)> {
     let mut here = base.to_path_buf();
     let parts = components(rel);
-    for (i, part) in parts.iter().enumerate() {
-        if part == OsStr::new("..") {
-            return None;
+    let mut last = None;
+    for part in &parts {
+        if last.is_some_and(|st: Stat| st.kind != FileKind::Dir) || part == OsStr::new("..") {
+            return Ok(None);
         }
         here.push(part);
-        let st = sys.lstat(&cstr(&here).ok()?).ok()?;
-        if i + 1 < parts.len() && st.kind != FileKind::Dir {
-            return None;
-        }
-        if i + 1 == parts.len() {
-            return Some(st);
+        let c = cstr(&here).map_err(|e| (here.clone(), e))?;
+        match sys.lstat(&c) {
+            Ok(st) => last = Some(st),
+            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(None),
+            Err(e) => return Err((here, e)),
         }
     }
-    sys.lstat(&cstr(&here).ok()?).ok()
+    if parts.is_empty() {
+        let c = cstr(&here).map_err(|e| (here.clone(), e))?;
+        return sys.lstat(&c).map(Some).map_err(|e| (here, e));
+    }
+    Ok(last)
 }
 
 #[cfg(test)]

@@ -295,6 +295,7 @@ impl<'a> Run<'a> {
         self.remove_dirs();
         let status = result?;
         unmounted?;
+        let removed_stubs = removed_stubs?;
         Ok(RunOutcome { status, removed_stubs, created: std::mem::take(&mut self.created) })
     }
 
@@ -474,7 +475,8 @@ impl<'a> Run<'a> {
         let sys = self.sys;
         let mut rel = resolved.existing.clone();
         for (i, name) in resolved.missing.iter().enumerate() {
-            let parent_host = self.rootfs.join(&rel);
+            let parent_host =
+                if rel.as_os_str().is_empty() { self.rootfs.clone() } else { self.rootfs.join(&rel) };
             let cparent = c(&parent_host, || parent_host.display().to_string())?;
             let before = sys.lstat(&cparent).ok();
             rel.push(name);
@@ -846,19 +848,38 @@ impl<'a> Run<'a> {
     }
 
     /// BuildKit's `MountStubsCleaner`: placeholders still empty are removed (deepest first) from the upper
-    /// directory (or the rootfs directory), and their parents get the timestamps they had before.
-    fn remove_stubs(&mut self) -> Vec<PathBuf> {
+    /// directory (or the rootfs directory), and their parents get the timestamps they had before. A
+    /// placeholder that cannot be checked or removed is an error: it would otherwise end up in the layer.
+    fn remove_stubs(&mut self) -> Result<Vec<PathBuf>, SandboxError> {
         let base = match &self.spec.rootfs {
             Rootfs::Overlay { upper, .. } => upper.clone(),
             Rootfs::Dir(dir) => dir.clone(),
         };
         let sys = self.sys;
+        let failed = |path: &Path, e| {
+            SandboxError::setup(format!("remove the mount placeholder {}", path.display()), e)
+        };
         let mut removed = Vec::new();
+        let mut first_error = None;
         for stub in std::mem::take(&mut self.stubs).into_iter().rev() {
-            let Some(st) = resolve::lstat_beneath(sys, &base, &stub.rel) else { continue };
-            let Ok(chost) = cstr(&base.join(&stub.rel)) else { continue };
+            let host = base.join(&stub.rel);
+            let st = match resolve::lstat_beneath(sys, &base, &stub.rel) {
+                Ok(Some(st)) => st,
+                Ok(None) => continue,
+                Err((path, e)) => {
+                    first_error.get_or_insert(failed(&path, e));
+                    continue;
+                }
+            };
+            let chost = c(&host, || host.display().to_string())?;
             let empty = match st.kind {
-                FileKind::Dir => sys.dir_is_empty(&chost).unwrap_or(false),
+                FileKind::Dir => match sys.dir_is_empty(&chost) {
+                    Ok(empty) => empty,
+                    Err(e) => {
+                        first_error.get_or_insert(failed(&host, e));
+                        continue;
+                    }
+                },
                 FileKind::File => st.size == 0,
                 _ => false,
             };
@@ -867,15 +888,15 @@ impl<'a> Run<'a> {
                 continue;
             }
             let parent = stub.rel.parent().map(Path::to_path_buf).unwrap_or_default();
-            let parent_st = resolve::lstat_beneath(sys, &base, &parent);
+            let parent_st = resolve::lstat_beneath(sys, &base, &parent).ok().flatten();
             let gone = if st.kind == FileKind::Dir { sys.rmdir(&chost) } else { sys.unlink(&chost) };
-            if gone.is_err() {
-                self.created.push(stub.rel);
+            if let Err(e) = gone {
+                first_error.get_or_insert(failed(&host, e));
                 continue;
             }
             if let (Some(parent_st), Ok(cparent)) = (parent_st, cstr(&base.join(&parent))) {
                 // Nothing else touched the directory during the run: give it its original times back;
-                // otherwise keep the run's modification time (BuildKit's rule).
+                // otherwise keep the run's modification time (BuildKit's rule). Best effort, as in BuildKit.
                 let original =
                     self.parent_times.iter().rev().find(|t| t.rel == parent && t.after == parent_st.mtime);
                 let (atime, mtime) =
@@ -884,9 +905,11 @@ impl<'a> Run<'a> {
             }
             removed.push(stub.rel);
         }
-        removed
+        first_error.map_or(Ok(removed), Err)
     }
 
+    /// Removes the run's (by now empty) directories; best effort: a leftover empty directory in the scratch
+    /// area is harmless and removed by the store's garbage collection.
     fn remove_dirs(&mut self) {
         while let Some(dir) = self.dirs.pop() {
             if let Ok(cdir) = cstr(&dir) {

@@ -17,7 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::resolve::{cstr, resolve};
+use crate::resolve::{ResolveFailure, cstr, resolve};
 use crate::spec::Ids;
 use crate::sys::{Errno, LinuxSys, Sys};
 
@@ -83,12 +83,16 @@ pub(crate) fn resolve_user_with(sys: &dyn Sys, rootfs: &Path, spec: &str) -> Res
 }
 
 /// Reads a user database file inside the rootfs; `None` when it does not exist (or is not a regular file,
-/// which BuildKit also treats as absent).
+/// which BuildKit also treats as absent). Other failures are errors (BuildKit would treat them as absent
+/// too and then report an unknown user, which hides the real cause).
 fn read_user_file(sys: &dyn Sys, rootfs: &Path, name: &str) -> Result<Option<String>, UserError> {
-    let Ok(resolved) = resolve(sys, rootfs, Path::new(name)) else { return Ok(None) };
-    if !resolved.missing.is_empty() {
-        return Ok(None);
-    }
+    let resolved = match resolve(sys, rootfs, Path::new(name)) {
+        Ok(resolved) if resolved.missing.is_empty() => resolved,
+        Ok(_) | Err(ResolveFailure::NotADirectory(_) | ResolveFailure::Loop) => return Ok(None),
+        Err(ResolveFailure::Sys(rel, e)) => {
+            return Err(UserError::Read { path: rootfs.join(rel), source: e.into() });
+        }
+    };
     let path = rootfs.join(&resolved.existing);
     let Ok(c) = cstr(&path) else { return Ok(None) };
     match sys.read_file(&c, MAX_USER_FILE) {

@@ -1,6 +1,12 @@
 //! The subcommands: one module each, holding its clap arguments and a `run` that resolves them into a
 //! library call and renders the result. A module over ~150 lines is a missing library function.
 
+mod change;
+mod image;
+mod inspect;
+mod render;
+mod transfer;
+
 use std::path::PathBuf;
 
 use clap::Subcommand;
@@ -11,20 +17,57 @@ use crate::exit::Outcome;
 #[derive(Debug)]
 pub(crate) struct Global {
     /// `--root` / `KILN_ROOT`, when given.
-    #[allow(dead_code)] // read by the store commands as they land
     pub(crate) root: Option<PathBuf>,
 }
 
 /// kiln's subcommands (only implemented ones are listed).
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// List the images in the store.
+    Images(image::ImagesArgs),
+    /// Give an image another name.
+    Tag(image::TagArgs),
+    /// Remove images (untag; delete when no tag is left).
+    Rmi(image::RmiArgs),
+    /// Show an image's config and manifest as JSON.
+    Inspect(inspect::ImageArg),
+    /// Show the history of an image.
+    History(inspect::ImageArg),
+    /// Remove unused blobs, snapshots and leftovers of interrupted operations.
+    Prune(image::PruneArgs),
+    /// Import a root filesystem (directory or tarball) as a one-layer image.
+    Import(transfer::ImportArgs),
+    /// Save images to a docker-archive or OCI archive.
+    Save(transfer::SaveArgs),
+    /// Load images from a docker-archive or OCI archive.
+    Load(transfer::LoadArgs),
+    /// Copy an image between the store, OCI layouts and archives.
+    Copy(transfer::CopyArgs),
     /// Print the version.
     Version,
 }
 
+/// Opens the store at `--root`, `KILN_ROOT` or the default root.
+pub(crate) fn open_store(global: &Global) -> anyhow::Result<kiln_store::Store> {
+    let root = kiln_store::Store::resolve_root(global.root.as_deref());
+    kiln_store::Store::open(&root)
+        .map_err(|e| anyhow::anyhow!(e))
+        .map_err(|e| e.context(format!("opening the store at {}", root.display())))
+}
+
 /// Runs one subcommand.
-pub(crate) fn run(command: Command, _global: &Global) -> anyhow::Result<Outcome> {
+pub(crate) fn run(command: Command, global: &Global) -> anyhow::Result<Outcome> {
     match command {
+        Command::Images(args) => image::images(args, global),
+        Command::Tag(args) => image::tag(args, global),
+        Command::Rmi(args) => image::rmi(args, global),
+        Command::Inspect(args) => inspect::inspect(args, global),
+        Command::History(args) => inspect::history(args, global),
+        Command::Prune(args) => image::prune(args, global),
+        Command::Import(args) => transfer::import(args, global),
+        Command::Save(args) => transfer::save(args, global),
+        Command::Load(args) => transfer::load(args, global),
+        Command::Copy(args) => transfer::copy(args, global),
         Command::Version => {
             crate::output::line(env!("CARGO_PKG_VERSION"));
             Ok(Outcome::Ok)
