@@ -34,11 +34,11 @@
 //! - Hardlink members take their metadata from the linked inode, not from their own header.
 //! - Device nodes need `CAP_MKNOD`; without it they are an error naming the member
 //!   ([`LayerError::DeviceNotPermitted`]).
-//! - Sparse files are written densely (holes become zeros).
+//! - Sparse files are written with holes (data regions at their offsets, then the file size is set).
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsStr;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -98,7 +98,7 @@ pub struct ApplyStats {
 /// On error the directory is left partly applied; callers unpack into a staging directory.
 pub fn apply<R: Read>(reader: R, root: &Path, opts: &ApplyOptions) -> Result<ApplyStats, LayerError> {
     let mut applier = Applier::new(root, opts, None)?;
-    let (compression, layer) = read_members(reader, &mut |m, content| applier.member(m, content))?;
+    let (compression, layer) = read_members(reader, false, &mut |m, content| applier.member(m, content))?;
     applier.finish()?;
     Ok(ApplyStats {
         entries: applier.entries,
@@ -313,7 +313,7 @@ impl<'o> Applier<'o> {
                 let fd = rustix::fs::openat(&*dir, name, flags, Mode::from_raw_mode(0o600))
                     .map_err(|e| io_err(m, "creating it", errno_io(e)))?;
                 let mut file = std::fs::File::from(fd);
-                self.bytes += write_member_data(&mut file, &m.display, content, &mut self.buf)?;
+                self.bytes += self.file_content(m, &mut file, content)?;
                 let fd = file.as_fd();
                 self.set_owner(m, XattrTarget::Fd(fd))?;
                 rustix::fs::fchmod(fd, mode).map_err(|e| io_err(m, "setting its mode", errno_io(e)))?;
@@ -357,6 +357,27 @@ impl<'o> Applier<'o> {
         }
         self.touch(&m.path);
         Ok(())
+    }
+
+    /// Writes a regular file's content; a sparse file gets its data regions at their offsets and holes
+    /// elsewhere (so a sparse member claiming terabytes costs no disk).
+    fn file_content(
+        &mut self,
+        m: &Member,
+        file: &mut std::fs::File,
+        content: &mut dyn Read,
+    ) -> Result<u64, LayerError> {
+        let Some(map) = &m.sparse else {
+            return write_member_data(file, &m.display, content, &mut self.buf);
+        };
+        let mut written = 0;
+        for region in map {
+            file.seek(io::SeekFrom::Start(region.offset)).map_err(|e| io_err(m, "writing its data", e))?;
+            written +=
+                write_member_data(file, &m.display, &mut (&mut *content).take(region.length), &mut self.buf)?;
+        }
+        file.set_len(m.entry.size).map_err(|e| io_err(m, "setting its size", e))?;
+        Ok(written)
     }
 
     /// Owner and xattrs of a (new or merged) directory now; its mode and mtime after all members.
@@ -665,7 +686,7 @@ mod tests {
     fn apply_lexical(tar: &[u8], root: &Path) -> Result<u64, LayerError> {
         let opts = ApplyOptions { preserve_owners: false, ..ApplyOptions::default() };
         let mut applier = Applier::new(root, &opts, Some(Resolver::Lexical))?;
-        read_members(tar, &mut |m, content| applier.member(m, content))?;
+        read_members(tar, false, &mut |m, content| applier.member(m, content))?;
         applier.finish()?;
         Ok(applier.entries)
     }

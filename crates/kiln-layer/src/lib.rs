@@ -28,7 +28,7 @@ pub use compress::{BlobInfo, CompressOptions, compress, decompress, diff_id};
 pub use error::LayerError;
 pub use kiln_oci::Compression;
 pub use read::{visit, visit_layer};
-pub use write::{TreeSource, WriteOptions, write_tree};
+pub use write::{TreeSource, WriteOptions, write_tree, write_tree_compressed};
 
 /// The name prefix that marks a whiteout entry (`dir/.wh.name` deletes `dir/name` of lower layers).
 pub const WHITEOUT_PREFIX: &str = ".wh.";

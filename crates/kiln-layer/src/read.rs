@@ -11,7 +11,8 @@
 //! Every member path is normalized (`./a//b/` → `a/b`); a path or hardlink target that climbs out of the
 //! root with `..` is rejected, naming the member. Whiteouts (`.wh.name`, `.wh..wh..opq`) are decoded into
 //! [`EntryKind::Whiteout`] / [`EntryKind::OpaqueDir`]; aufs metadata (`.wh..wh.*`) is skipped. Sparse files
-//! are expanded (holes read as zeros). `LIBARCHIVE.xattr.*` records are not read.
+//! are expanded for visitors (holes read as zeros); [`crate::apply`] gets the regions and writes holes.
+//! `LIBARCHIVE.xattr.*` records are not read.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -41,6 +42,9 @@ pub(crate) struct Member {
     pub(crate) link: Vec<u8>,
     /// The member's path as stored, for messages.
     pub(crate) display: String,
+    /// For a sparse file, its validated data regions (the content reader then yields only the stored
+    /// data unless the reader was asked to expand holes).
+    pub(crate) sparse: Option<Vec<SparseEntry>>,
 }
 
 /// Streams every entry of a (possibly compressed) layer once; the closure gets each entry and a reader of
@@ -58,12 +62,15 @@ pub fn visit_layer<R: Read>(
     reader: R,
     mut f: impl FnMut(&Entry, &mut dyn Read) -> Result<(), LayerError>,
 ) -> Result<LayerInfo, LayerError> {
-    read_members(reader, &mut |member, content| f(&member.entry, content)).map(|(_, info)| info)
+    read_members(reader, true, &mut |member, content| f(&member.entry, content)).map(|(_, info)| info)
 }
 
 /// The engine of [`visit`] and [`crate::apply`]: decodes each member and hands it to `f` with its content.
+/// With `expand_sparse`, sparse files read with their holes as zeros; otherwise the reader yields the
+/// stored regions back to back and [`Member::sparse`] says where they go.
 pub(crate) fn read_members<R: Read>(
     reader: R,
+    expand_sparse: bool,
     f: &mut dyn FnMut(&Member, &mut dyn Read) -> Result<(), LayerError>,
 ) -> Result<(Compression, LayerInfo), LayerError> {
     let (compression, plain) = decompress(reader)?;
@@ -128,17 +135,24 @@ pub(crate) fn read_members<R: Read>(
         // The entry borrowed the buffer until here; its data follows the consumed header bytes.
         let (stored, data_size) = (decoded.stored_size, decoded.data_size);
         stream.consume(consumed);
-        let member = decoded.result?;
+        let mut member = decoded.result?;
+        if let (Some(m), Some((map, real_size))) = (&mut member, sparse)
+            && m.entry.kind == EntryKind::File
+        {
+            check_sparse_map(&map, real_size, data_size)
+                .map_err(|reason| LayerError::Member { member: m.display.clone(), reason })?;
+            m.sparse = Some(map);
+        }
         let mut content = Content { stream: &mut stream, remaining: data_size };
         if let Some(member) = &member {
-            let is_file = member.entry.kind == EntryKind::File;
-            match (&sparse, is_file) {
-                (Some((map, real_size)), true) => {
-                    let mut reader = Sparse::new(&mut content, map, *real_size, data_size)
-                        .map_err(|reason| LayerError::Member { member: member.display.clone(), reason })?;
-                    f(member, &mut reader)?;
+            match (&member.sparse, member.entry.kind == EntryKind::File) {
+                (Some(map), true) if expand_sparse => {
+                    f(
+                        member,
+                        &mut Sparse { data: &mut content, map, next: 0, pos: 0, size: member.entry.size },
+                    )?;
                 }
-                (None, true) => f(member, &mut content)?,
+                (_, true) => f(member, &mut content)?,
                 (_, false) => f(member, &mut io::empty())?,
             }
         }
@@ -288,7 +302,7 @@ fn decode_member(
         mtime,
         xattrs,
     };
-    Ok(Some(Member { entry, path, link, display: display.to_owned() }))
+    Ok(Some(Member { entry, path, link, display: display.to_owned(), sparse: None }))
 }
 
 /// Normalizes a member path: drops empty and `.` components and a leading `/`, resolves `..` lexically,
@@ -451,26 +465,26 @@ struct Sparse<'c, R> {
     size: u64,
 }
 
-impl<'c, R: Read> Sparse<'c, R> {
-    fn new(data: &'c mut R, map: &'c [SparseEntry], size: u64, stored: u64) -> Result<Self, String> {
-        let mut end = 0u64;
-        let mut total = 0u64;
-        for region in map {
-            let region_end = region.offset.checked_add(region.length).ok_or("sparse region overflows")?;
-            if region.offset < end || region_end > size {
-                return Err(format!(
-                    "sparse map region {}+{} overlaps or exceeds the file size {size}",
-                    region.offset, region.length
-                ));
-            }
-            end = region_end;
-            total += region.length;
+/// Checks that a sparse map's regions are in order, do not overlap, fit in the file, and account for
+/// exactly the stored data.
+fn check_sparse_map(map: &[SparseEntry], size: u64, stored: u64) -> Result<(), String> {
+    let mut end = 0u64;
+    let mut total = 0u64;
+    for region in map {
+        let region_end = region.offset.checked_add(region.length).ok_or("sparse region overflows")?;
+        if region.offset < end || region_end > size {
+            return Err(format!(
+                "sparse map region {}+{} overlaps or exceeds the file size {size}",
+                region.offset, region.length
+            ));
         }
-        if total != stored {
-            return Err(format!("sparse map covers {total} bytes but the member stores {stored}"));
-        }
-        Ok(Self { data, map, next: 0, pos: 0, size })
+        end = region_end;
+        total += region.length;
     }
+    if total != stored {
+        return Err(format!("sparse map covers {total} bytes but the member stores {stored}"));
+    }
+    Ok(())
 }
 
 impl<R: Read> Read for Sparse<'_, R> {
@@ -559,11 +573,12 @@ mod tests {
         let map = [SparseEntry { offset: 2, length: 4 }, SparseEntry { offset: 10, length: 2 }];
         let mut src = &data[..];
         let mut out = Vec::new();
-        Sparse::new(&mut src, &map, 14, 6).unwrap().read_to_end(&mut out).unwrap();
+        check_sparse_map(&map, 14, 6).unwrap();
+        Sparse { data: &mut src, map: &map, next: 0, pos: 0, size: 14 }.read_to_end(&mut out).unwrap();
         assert_eq!(out, b"\0\0abcd\0\0\0\0XY\0\0");
-        let mut src = &data[..];
-        assert!(Sparse::new(&mut src, &map, 11, 6).is_err());
-        let mut src = &data[..];
-        assert!(Sparse::new(&mut src, &map, 14, 7).is_err());
+        assert!(check_sparse_map(&map, 11, 6).is_err());
+        assert!(check_sparse_map(&map, 14, 7).is_err());
+        let overlapping = [SparseEntry { offset: 2, length: 4 }, SparseEntry { offset: 5, length: 2 }];
+        assert!(check_sparse_map(&overlapping, 14, 6).is_err());
     }
 }

@@ -41,8 +41,12 @@ use rustix::io::Errno;
 use tar_core::builder::EntryBuilder;
 use tar_core::{EntryType, HEADER_SIZE};
 
+use crate::compress::{BlobInfo, CompressOptions, compress};
 use crate::read::{join, normalize};
 use crate::{LayerError, LayerInfo, OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
+
+/// Pipe buffer between the tar writer and the compressor (the default 64 KiB costs context switches).
+const PIPE_SIZE: usize = 1 << 20;
 
 /// What kind of directory [`write_tree`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -109,6 +113,30 @@ pub fn write_tree<W: Write>(root: &Path, opts: &WriteOptions, out: W) -> Result<
         .flush()
         .map_err(|source| LayerError::Output { what: "layer tar", source })?;
     Ok(LayerInfo { diff_id, size })
+}
+
+/// Writes `root` as a layer and compresses it on the fly, in one pass: returns the DiffID of the tar and the
+/// digest of the compressed blob written to `out`. The tar is produced on a second thread.
+pub fn write_tree_compressed<W: Write>(
+    root: &Path,
+    opts: &WriteOptions,
+    compression: &CompressOptions,
+    out: W,
+) -> Result<(LayerInfo, BlobInfo), LayerError> {
+    let (reader, writer) =
+        io::pipe().map_err(|source| LayerError::Output { what: "pipe to the compressor", source })?;
+    // A bigger pipe is only an optimization.
+    let _ = rustix::pipe::fcntl_setpipe_size(&writer, PIPE_SIZE);
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || write_tree(root, opts, writer));
+        let blob = compress(reader, out, compression);
+        let layer = match producer.join() {
+            Ok(layer) => layer,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        // The tar writer's error comes first: a compressor error may only be its consequence.
+        Ok((layer?, blob?))
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -342,3 +342,34 @@ fn pax_header_bombs_are_refused_without_reading_them() {
     assert!(matches!(err, LayerError::Header { .. }), "{err}");
     assert!(err.to_string().contains("limit"), "{err}");
 }
+
+#[test]
+fn sparse_bombs_become_holes_not_disk_usage() {
+    let arena = Arena::new();
+    let huge = (1u64 << 40).to_string();
+    let tar = RawTar::new()
+        .pax(&[
+            ("GNU.sparse.size", huge.as_bytes()),
+            ("GNU.sparse.map", b"0,5,1099511627000,3"),
+            ("GNU.sparse.name", b"bomb"),
+        ])
+        .file("GNUSparseFile.0/bomb", b"hello" as &[u8])
+        .end();
+    // The stored data is 5 bytes but the map wants 8: rejected, naming the member.
+    let err = arena.apply(&tar).unwrap_err();
+    assert!(err.to_string().contains("sparse map"), "{err}");
+
+    let tar = RawTar::new()
+        .pax(&[
+            ("GNU.sparse.size", huge.as_bytes()),
+            ("GNU.sparse.map", b"0,5,1099511627000,3"),
+            ("GNU.sparse.name", b"bomb"),
+        ])
+        .file("GNUSparseFile.0/bomb", b"helloend")
+        .end();
+    let stats = arena.apply(&tar).unwrap();
+    assert_eq!(stats.bytes, 8);
+    let meta = std::fs::metadata(arena.root.join("bomb")).unwrap();
+    assert_eq!(meta.len(), 1 << 40);
+    assert!(meta.blocks() * 512 < 1 << 20, "{} blocks allocated", meta.blocks());
+}

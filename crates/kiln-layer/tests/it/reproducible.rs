@@ -97,3 +97,31 @@ fn the_epoch_only_lowers_mtimes() {
     assert_eq!(mtimes["old"], EPOCH - 50);
     assert_eq!(mtimes["new"], EPOCH);
 }
+
+#[test]
+fn compressing_on_the_fly_gives_the_same_digests() {
+    let x = tempfile::tempdir().unwrap();
+    make_tree(x.path(), &["a/one.txt", "c.txt"], EPOCH);
+    let (info, tar) = layer(x.path(), None);
+    for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+        let opts = CompressOptions { compression, level: None, threads: 2 };
+        let mut out = Vec::new();
+        let (layer, blob) =
+            kiln_layer::write_tree_compressed(x.path(), &WriteOptions::default(), &opts, &mut out).unwrap();
+        assert_eq!(layer, info);
+        assert_eq!(blob, blob_of(&tar, &opts));
+        assert_eq!(blob.digest, kiln_oci::Digest::sha256_of(&out));
+    }
+    let err = kiln_layer::write_tree_compressed(
+        &x.path().join("missing"),
+        &WriteOptions::default(),
+        &CompressOptions::default(),
+        std::io::sink(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("missing"), "{err}");
+}
+
+fn blob_of(tar: &[u8], opts: &CompressOptions) -> kiln_layer::BlobInfo {
+    compress(tar, std::io::sink(), opts).unwrap()
+}

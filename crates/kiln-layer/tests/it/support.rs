@@ -22,6 +22,8 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
             "dir".to_owned()
         } else if ft.is_symlink() {
             format!("link->{}", std::fs::read_link(&path).unwrap().display())
+        } else if ft.is_file() && meta.len() > 64 << 20 {
+            format!("file of {} bytes", meta.len())
         } else if ft.is_file() {
             format!("file:{}", String::from_utf8_lossy(&std::fs::read(&path).unwrap()))
         } else {
