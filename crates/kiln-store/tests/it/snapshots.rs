@@ -90,3 +90,29 @@ fn snapshots_of_stored_images_survive_prune() {
     store.remove(&ImageLocation::parse("snap:1").unwrap(), false).unwrap();
     assert_eq!(store.prune(&PruneOptions::default()).unwrap().snapshots, 2);
 }
+
+#[test]
+fn lower_dirs_unpack_each_layer_once_top_first() {
+    kiln_test::skip_unless!(kiln_test::is_root(), "overlay-form whiteouts need root");
+    let (_dir, store) = store();
+    let base = kiln_test::TempDir::new().unwrap();
+    std::fs::create_dir_all(base.path().join("etc")).unwrap();
+    std::fs::write(base.path().join("etc/os-release"), "ID=test\n").unwrap();
+    let rec = kiln_store::transport::import_rootfs(
+        &store,
+        base.path(),
+        &[crate::support::reference("base:1")],
+        &kiln_store::transport::RootfsImport::default(),
+    )
+    .unwrap();
+    let image = store.load(&rec).unwrap();
+    let lease = store.lease().unwrap();
+    let dirs = lease.lower_dirs(image.diff_ids()).unwrap();
+    assert_eq!(dirs.len(), 1);
+    assert_eq!(std::fs::read_to_string(dirs[0].join("etc/os-release")).unwrap(), "ID=test\n");
+    assert_eq!(Some(dirs[0].clone()), store.snapshot_path(&chain_ids(image.diff_ids())[0]));
+    // A second call reuses the snapshot; prune keeps it while the image exists.
+    assert_eq!(lease.lower_dirs(image.diff_ids()).unwrap(), dirs);
+    drop(lease);
+    assert_eq!(store.prune(&PruneOptions::default()).unwrap().snapshots, 0);
+}

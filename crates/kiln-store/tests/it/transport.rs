@@ -360,3 +360,49 @@ fn multi_platform_indexes_import_the_host_platform() {
     let _ = Reference::parse("x");
     let _ = run;
 }
+
+#[test]
+fn docker_25_archives_with_an_oci_layout_inside_load() {
+    let (dir, store) = store();
+    let Some((_rootfs, image)) = import_busybox(&store) else { return };
+    // Docker 25+ writes an OCI layout plus a manifest.json whose paths point into blobs/sha256.
+    let layout = dir.path().join("layout");
+    transport::copy(
+        &store,
+        &loc("local/busybox"),
+        &loc(&format!("oci:{}", layout.display())),
+        &ImportOptions::default(),
+        &ExportOptions::default(),
+    )
+    .unwrap();
+    let index: kiln_oci::ImageIndex =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let blob = |d: &kiln_oci::Digest| format!("blobs/sha256/{}", d.hex());
+    let manifest: kiln_oci::ImageManifest =
+        serde_json::from_slice(&std::fs::read(layout.join(blob(&index.manifests[0].digest))).unwrap())
+            .unwrap();
+    let entry = serde_json::json!([{
+        "Config": blob(&manifest.config.digest),
+        "RepoTags": ["docker25/busybox:latest"],
+        "Layers": manifest.layers.iter().map(|l| blob(&l.digest)).collect::<Vec<_>>(),
+    }]);
+    std::fs::write(layout.join("manifest.json"), serde_json::to_vec(&entry).unwrap()).unwrap();
+    let archive = dir.path().join("docker25.tar");
+    run(std::process::Command::new("tar").arg("-cf").arg(&archive).arg("-C").arg(&layout).arg("."));
+
+    let (_d, fresh) = crate::support::store();
+    let recs = transport::load(&fresh, &archive, &ImportOptions::default()).unwrap();
+    assert_eq!(recs[0].id, image.record.id);
+    assert_eq!(recs[0].refs, vec![reference("docker25/busybox:latest")]);
+
+    // A layer whose bytes do not match the digest in its name is refused, naming it.
+    let layer = layout.join(blob(&manifest.layers[0].digest));
+    let mut bytes = std::fs::read(&layer).unwrap();
+    let n = bytes.len() - 1;
+    bytes[n] ^= 0xff;
+    std::fs::write(&layer, bytes).unwrap();
+    run(std::process::Command::new("tar").arg("-cf").arg(&archive).arg("-C").arg(&layout).arg("."));
+    let (_d, fresh) = crate::support::store();
+    let err = transport::load(&fresh, &archive, &ImportOptions::default()).unwrap_err();
+    assert!(err.to_string().contains(manifest.layers[0].digest.hex()), "{err}");
+}
