@@ -22,7 +22,7 @@
 use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::caps::default_capability_mask;
@@ -65,7 +65,6 @@ const MAX_LINE: usize = 64 * 1024;
 pub struct Sandbox {
     sys: Arc<dyn Sys>,
     scratch: PathBuf,
-    runs: AtomicU64,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -89,10 +88,57 @@ pub struct RunOutcome {
 }
 
 impl Sandbox {
-    /// A sandbox making kernel calls through `sys` and keeping per-run mount points in directories under
-    /// `scratch` (created when needed; any local filesystem).
+    /// A sandbox making kernel calls through `sys`. Each run mounts a private tmpfs over the directory
+    /// `<scratch>/mnt` (created when needed, then reused; the tmpfs is visible only in that run's own mount
+    /// namespace, so concurrent runs share the directory without seeing each other) and keeps its mount
+    /// points and injected files there: nothing is created or removed on disk per run.
     pub fn new(sys: Arc<dyn Sys>, scratch: impl Into<PathBuf>) -> Sandbox {
-        Sandbox { sys, scratch: scratch.into(), runs: AtomicU64::new(0) }
+        Sandbox { sys, scratch: scratch.into() }
+    }
+
+    /// Checks, without touching anything, that this process can run sandboxes (it must be root).
+    pub fn preflight(&self) -> Result<(), SandboxError> {
+        match self.sys.geteuid() {
+            0 => Ok(()),
+            uid => Err(SandboxError::NotRoot { uid }),
+        }
+    }
+
+    /// Calls `f` with a directory showing the `lower` directories (top first) merged, read-only, the way a run
+    /// would see them: for reading an image's `/etc/passwd` and `/etc/group` (`COPY --chown=name`, see
+    /// [`crate::resolve_user`]) without running anything. The overlay lives in a private mount namespace
+    /// of a helper thread, where `f` runs, and is gone when this returns. One lower directory is passed to
+    /// `f` as is; none gives an empty directory.
+    pub fn with_view<T: Send>(
+        &self,
+        lower: &[PathBuf],
+        f: impl FnOnce(&Path) -> T + Send,
+    ) -> Result<T, SandboxError> {
+        if let [only] = lower {
+            return Ok(f(only));
+        }
+        self.preflight()?;
+        let sys: &dyn Sys = &*self.sys;
+        let mnt = self.scratch.join("mnt");
+        on_own_thread("kiln-sandbox-view", move || {
+            let mounted = private_tmpfs(sys, &mnt);
+            let view = mnt.join("view");
+            let result = mounted.and_then(|()| {
+                let cview = c(&view, || view.display().to_string())?;
+                sys.mkdir(&cview, 0o755)
+                    .map_err(|e| SandboxError::setup(format!("create {}", view.display()), e))?;
+                if !lower.is_empty() {
+                    mount_overlay(sys, lower, None, &view)?;
+                }
+                Ok(f(&view))
+            });
+            let cmnt = c(&mnt, || mnt.display().to_string())?;
+            match sys.umount(&cmnt, true) {
+                Ok(()) | Err(Errno::INVAL) => result,
+                Err(e) if result.is_ok() => Err(SandboxError::setup(format!("unmount {}", mnt.display()), e)),
+                Err(_) => result,
+            }
+        })
     }
 
     /// Runs `spec` to completion. Output (stdout and stderr interleaved, as the command wrote them) goes to
@@ -107,29 +153,29 @@ impl Sandbox {
         output: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<RunOutcome, SandboxError> {
         validate(spec)?;
-        let uid = self.sys.geteuid();
-        if uid != 0 {
-            return Err(SandboxError::NotRoot { uid });
-        }
-        let n = self.runs.fetch_add(1, Ordering::Relaxed);
-        let dir = self.scratch.join(format!("run-{}-{n}", std::process::id()));
+        self.preflight()?;
         let sys: &dyn Sys = &*self.sys;
-        std::thread::scope(|scope| {
-            let thread = std::thread::Builder::new()
-                .name("kiln-sandbox".to_owned())
-                .spawn_scoped(scope, move || Run::new(sys, spec, dir, &self.scratch).execute(cancel, output))
-                .map_err(|e| SandboxError::Setup {
-                    step: "start the sandbox setup thread".to_owned(),
-                    source: e,
-                })?;
-            thread.join().unwrap_or_else(|_| {
-                Err(SandboxError::Setup {
-                    step: "sandbox setup thread".to_owned(),
-                    source: std::io::Error::other("panicked"),
-                })
+        on_own_thread("kiln-sandbox", move || Run::new(sys, spec, &self.scratch).execute(cancel, output))
+    }
+}
+
+/// Runs `work` on a new thread (whose mount namespace it may change freely) and returns its result.
+fn on_own_thread<T: Send>(
+    name: &str,
+    work: impl FnOnce() -> Result<T, SandboxError> + Send,
+) -> Result<T, SandboxError> {
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn_scoped(scope, work)
+            .map_err(|e| SandboxError::Setup { step: format!("start the {name} thread"), source: e })?;
+        thread.join().unwrap_or_else(|_| {
+            Err(SandboxError::Setup {
+                step: format!("the {name} thread"),
+                source: std::io::Error::other("panicked"),
             })
         })
-    }
+    })
 }
 
 /// Checks what the kernel would otherwise reject with a less helpful message.
@@ -189,12 +235,10 @@ struct ParentTimes {
 struct Run<'a> {
     sys: &'a dyn Sys,
     spec: &'a RunSpec,
-    scratch: &'a Path,
-    dir: PathBuf,
+    /// The shared mount-point directory `<scratch>/mnt`, covered by this run's private tmpfs.
+    mnt: PathBuf,
     rootfs: PathBuf,
     files: PathBuf,
-    /// Host directories this run created (removed in reverse order at the end).
-    dirs: Vec<PathBuf>,
     /// Top-level mounts in the setup thread's namespace (detached in reverse order at the end).
     mounts: Vec<PathBuf>,
     /// Placeholders for mount points, in creation order (parents first).
@@ -267,15 +311,14 @@ fn inside(rel: &Path) -> String {
 }
 
 impl<'a> Run<'a> {
-    fn new(sys: &'a dyn Sys, spec: &'a RunSpec, dir: PathBuf, scratch: &'a Path) -> Self {
+    fn new(sys: &'a dyn Sys, spec: &'a RunSpec, scratch: &'a Path) -> Self {
+        let mnt = scratch.join("mnt");
         Run {
             sys,
             spec,
-            scratch,
-            rootfs: dir.join("rootfs"),
-            files: dir.join("files"),
-            dir,
-            dirs: Vec::new(),
+            rootfs: mnt.join("rootfs"),
+            files: mnt.join("files"),
+            mnt,
             mounts: Vec::new(),
             stubs: Vec::new(),
             parent_times: Vec::new(),
@@ -292,7 +335,6 @@ impl<'a> Run<'a> {
         let result = self.setup_and_run(cancel, output);
         let unmounted = self.unmount_all();
         let removed_stubs = self.remove_stubs();
-        self.remove_dirs();
         let status = result?;
         unmounted?;
         let removed_stubs = removed_stubs?;
@@ -305,16 +347,13 @@ impl<'a> Run<'a> {
         output: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<ExitStatus, SandboxError> {
         let sys = self.sys;
-        self.make_scratch_dirs()?;
-        sys.unshare(CloneFlags::FS | CloneFlags::NEWNS)
-            .map_err(|e| SandboxError::setup("unshare the setup thread's mount namespace", e))?;
-        sys.mount(None, c"/", None, MountFlags::REC | MountFlags::PRIVATE, None)
-            .map_err(|e| SandboxError::setup("make / private in the setup thread's mount namespace", e))?;
-
-        let files = self.files.display().to_string();
-        let tmpfs_flags = MountFlags::NOSUID | MountFlags::NODEV;
-        self.mount_fs(c"tmpfs", c"tmpfs", &self.files, tmpfs_flags, Some(c"mode=0700"), &files)?;
-        self.mounts.push(self.files.clone());
+        private_tmpfs(sys, &self.mnt)?;
+        self.mounts.push(self.mnt.clone());
+        for (dir, mode) in [(&self.rootfs, 0o755), (&self.files, 0o700)] {
+            let cdir = c(dir, || dir.display().to_string())?;
+            sys.mkdir(&cdir, mode)
+                .map_err(|e| SandboxError::setup(format!("create {}", dir.display()), e))?;
+        }
 
         self.mount_rootfs()?;
         let last_cap = self.cap_last_cap()?;
@@ -370,34 +409,6 @@ impl<'a> Run<'a> {
         result
     }
 
-    fn make_scratch_dirs(&mut self) -> Result<(), SandboxError> {
-        if let Ok(c) = cstr(self.scratch)
-            && self.sys.lstat(&c).is_err()
-        {
-            // Create missing parents of the scratch directory (not removed afterwards: shared by runs).
-            let mut path = PathBuf::new();
-            for part in self.scratch.components() {
-                path.push(part);
-                let c =
-                    cstr(&path).map_err(|e| SandboxError::setup(format!("create {}", path.display()), e))?;
-                match self.sys.mkdir(&c, 0o755) {
-                    Ok(()) | Err(Errno::EXIST) => {}
-                    Err(e) => return Err(SandboxError::setup(format!("create {}", path.display()), e)),
-                }
-            }
-        }
-        for (dir, mode) in
-            [(self.dir.clone(), 0o700), (self.rootfs.clone(), 0o755), (self.files.clone(), 0o700)]
-        {
-            let cdir = c(&dir, || dir.display().to_string())?;
-            self.sys
-                .mkdir(&cdir, mode)
-                .map_err(|e| SandboxError::setup(format!("create the run directory {}", dir.display()), e))?;
-            self.dirs.push(dir);
-        }
-        Ok(())
-    }
-
     fn mount_rootfs(&mut self) -> Result<(), SandboxError> {
         let target = self.rootfs.clone();
         match &self.spec.rootfs {
@@ -413,7 +424,7 @@ impl<'a> Run<'a> {
                 } else {
                     lower.clone()
                 };
-                mount_overlay(self.sys, &lower, upper, work, &target)?;
+                mount_overlay(self.sys, &lower, Some((upper, work)), &target)?;
             }
             Rootfs::Dir(dir) => {
                 let src = c(dir, || dir.display().to_string())?;
@@ -428,7 +439,6 @@ impl<'a> Run<'a> {
                 )?;
             }
         }
-        self.mounts.push(target);
         Ok(())
     }
 
@@ -666,7 +676,7 @@ impl<'a> Run<'a> {
             match mount {
                 Mount::Bind { source, access, .. } => {
                     let csrc = c(source, || source.display().to_string())?;
-                    let st = self.sys.lstat(&csrc).map_err(|e| {
+                    let st = self.sys.stat(&csrc).map_err(|e| {
                         SandboxError::setup(format!("bind source {} for {target}", source.display()), e)
                     })?;
                     let is_dir = st.kind == FileKind::Dir;
@@ -694,7 +704,12 @@ impl<'a> Run<'a> {
                                     SandboxError::setup(format!("create {}", dir.display()), e)
                                 })?;
                             }
-                            mount_overlay(self.sys, std::slice::from_ref(source), &upper, &work, &point)?;
+                            mount_overlay(
+                                self.sys,
+                                std::slice::from_ref(source),
+                                Some((&upper, &work)),
+                                &point,
+                            )?;
                         }
                     }
                 }
@@ -907,32 +922,62 @@ impl<'a> Run<'a> {
         }
         first_error.map_or(Ok(removed), Err)
     }
+}
 
-    /// Removes the run's (by now empty) directories; best effort: a leftover empty directory in the scratch
-    /// area is harmless and removed by the store's garbage collection.
-    fn remove_dirs(&mut self) {
-        while let Some(dir) = self.dirs.pop() {
-            if let Ok(cdir) = cstr(&dir) {
-                let _ = self.sys.rmdir(&cdir);
-            }
+/// Creates `dir` and its missing parents unless it exists.
+fn make_dirs(sys: &dyn Sys, dir: &Path) -> Result<(), SandboxError> {
+    if let Ok(c) = cstr(dir)
+        && sys.lstat(&c).is_ok()
+    {
+        return Ok(());
+    }
+    let mut path = PathBuf::new();
+    for part in dir.components() {
+        path.push(part);
+        if part == std::path::Component::RootDir {
+            continue;
+        }
+        let c = cstr(&path).map_err(|e| SandboxError::setup(format!("create {}", path.display()), e))?;
+        match sys.mkdir(&c, 0o755) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(SandboxError::setup(format!("create {}", path.display()), e)),
         }
     }
+    Ok(())
+}
+
+/// Gives the calling thread its own mount namespace (nothing mounted from now on is visible to the host or
+/// to other threads) and covers `mnt` (created if missing, then reused by every run) with a fresh tmpfs.
+fn private_tmpfs(sys: &dyn Sys, mnt: &Path) -> Result<(), SandboxError> {
+    make_dirs(sys, mnt)?;
+    sys.unshare(CloneFlags::FS | CloneFlags::NEWNS)
+        .map_err(|e| SandboxError::setup("unshare the setup thread's mount namespace", e))?;
+    sys.mount(None, c"/", None, MountFlags::REC | MountFlags::PRIVATE, None)
+        .map_err(|e| SandboxError::setup("make / private in the setup thread's mount namespace", e))?;
+    let cmnt = c(mnt, || mnt.display().to_string())?;
+    sys.mount(
+        Some(c"tmpfs"),
+        &cmnt,
+        Some(c"tmpfs"),
+        MountFlags::NOSUID | MountFlags::NODEV,
+        Some(c"mode=0700"),
+    )
+    .map_err(|e| SandboxError::setup(format!("mount tmpfs at {}", mnt.display()), e))
 }
 
 /// Mounts an overlay at `target` with the new mount API (`lowerdir+` takes one directory per call, so any
 /// number of layers fits, unlike the 4 KiB option page of `mount(2)`); kernels before 6.8 fall back to
-/// `mount(2)` when the options fit.
+/// `mount(2)` when the options fit. Without `upper` (`(upper, work)`) the overlay is read-only.
 fn mount_overlay(
     sys: &dyn Sys,
     lower: &[PathBuf],
-    upper: &Path,
-    work: &Path,
+    upper: Option<(&Path, &Path)>,
     target: &Path,
 ) -> Result<(), SandboxError> {
     let ctarget = c(target, || target.display().to_string())?;
     let fs = match sys.fsopen(c"overlay") {
         Ok(fd) => SysFd::new(sys, fd),
-        Err(Errno::NOSYS) => return mount_overlay_legacy(sys, lower, upper, work, target),
+        Err(Errno::NOSYS) => return mount_overlay_legacy(sys, lower, upper, target),
         Err(e) => return Err(SandboxError::setup("open an overlayfs context (fsopen)", e)),
     };
     let kernel_says = |fs: &SysFd<'_>| fs_log(sys, fs.fd());
@@ -941,7 +986,7 @@ fn mount_overlay(
         if let Err(e) = sys.fsconfig_string(fs.fd(), c"lowerdir+", &cdir) {
             if i == 0 && e == Errno::INVAL && kernel_says(&fs).contains("Unknown parameter") {
                 fs.close();
-                return mount_overlay_legacy(sys, lower, upper, work, target);
+                return mount_overlay_legacy(sys, lower, upper, target);
             }
             return Err(SandboxError::setup(
                 format!("add the lower directory {} to the overlay{}", dir.display(), kernel_says(&fs)),
@@ -949,33 +994,27 @@ fn mount_overlay(
             ));
         }
     }
-    let options: [(&std::ffi::CStr, CString); 5] = [
-        (c"upperdir", c(upper, || upper.display().to_string())?),
-        (c"workdir", c(work, || work.display().to_string())?),
-        (c"index", cs("off")),
-        (c"redirect_dir", cs("off")),
-        (c"metacopy", cs("off")),
-    ];
+    let mut options: Vec<(&CStr, CString)> = Vec::new();
+    if let Some((upper, work)) = upper {
+        options.push((c"upperdir", c(upper, || upper.display().to_string())?));
+        options.push((c"workdir", c(work, || work.display().to_string())?));
+    }
+    options.extend([(c"index", cs("off")), (c"redirect_dir", cs("off")), (c"metacopy", cs("off"))]);
     for (key, value) in &options {
         sys.fsconfig_string(fs.fd(), key, value).map_err(|e| {
-            SandboxError::setup(
-                format!(
-                    "set the overlay option {}={}{}",
-                    key.to_string_lossy(),
-                    value.to_string_lossy(),
-                    kernel_says(&fs)
-                ),
-                e,
-            )
+            let (key, value) = (key.to_string_lossy(), value.to_string_lossy());
+            SandboxError::setup(format!("set the overlay option {key}={value}{}", kernel_says(&fs)), e)
         })?;
     }
     let describe = || {
+        let upper = upper.map_or_else(
+            || "read-only".to_owned(),
+            |(u, w)| format!("upper {}, work {}", u.display(), w.display()),
+        );
         format!(
-            "mount the overlay at {} ({} lower, upper {}, work {}){}",
+            "mount the overlay at {} ({} lower, {upper}){}",
             target.display(),
             lower.len(),
-            upper.display(),
-            work.display(),
             kernel_says(&fs)
         )
     };
@@ -1015,17 +1054,19 @@ fn escape_overlay_path(path: &Path) -> String {
 fn mount_overlay_legacy(
     sys: &dyn Sys,
     lower: &[PathBuf],
-    upper: &Path,
-    work: &Path,
+    upper: Option<(&Path, &Path)>,
     target: &Path,
 ) -> Result<(), SandboxError> {
     let lowers: Vec<String> = lower.iter().map(|p| escape_overlay_path(p)).collect();
-    let data = format!(
-        "lowerdir={},upperdir={},workdir={},index=off,redirect_dir=off,metacopy=off",
-        lowers.join(":"),
-        escape_overlay_path(upper),
-        escape_overlay_path(work)
-    );
+    let mut data = format!("lowerdir={}", lowers.join(":"));
+    if let Some((upper, work)) = upper {
+        data.push_str(&format!(
+            ",upperdir={},workdir={}",
+            escape_overlay_path(upper),
+            escape_overlay_path(work)
+        ));
+    }
+    data.push_str(",index=off,redirect_dir=off,metacopy=off");
     // The kernel copies mount options into one page.
     if data.len() >= 4096 {
         return Err(SandboxError::setup(

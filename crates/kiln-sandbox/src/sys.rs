@@ -343,6 +343,8 @@ pub trait Sys: Send + Sync {
 
     /// `lstat`.
     fn lstat(&self, path: &CStr) -> SysResult<Stat>;
+    /// `stat` (follows symlinks).
+    fn stat(&self, path: &CStr) -> SysResult<Stat>;
     /// `readlink`.
     fn readlink(&self, path: &CStr) -> SysResult<Vec<u8>>;
     /// `mkdir(path, mode)` (the umask applies).

@@ -4,6 +4,7 @@
 mod change;
 mod image;
 mod inspect;
+mod parse;
 mod render;
 mod transfer;
 
@@ -23,6 +24,8 @@ pub(crate) struct Global {
 /// kiln's subcommands (only implemented ones are listed).
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Parse a Dockerfile and print its syntax tree (JSON) or BuildKit's parser dump.
+    Parse(parse::Args),
     /// List the images in the store.
     Images(image::ImagesArgs),
     /// Give an image another name.
@@ -58,6 +61,7 @@ pub(crate) fn open_store(global: &Global) -> anyhow::Result<kiln_store::Store> {
 /// Runs one subcommand.
 pub(crate) fn run(command: Command, global: &Global) -> anyhow::Result<Outcome> {
     match command {
+        Command::Parse(args) => parse::run(args),
         Command::Images(args) => image::images(args, global),
         Command::Tag(args) => image::tag(args, global),
         Command::Rmi(args) => image::rmi(args, global),

@@ -55,6 +55,27 @@ fn timestamp(sec: i64, nsec: i64) -> Timestamp {
     Timestamp { sec, nsec }
 }
 
+/// The parts of `struct stat` the sandbox uses.
+fn convert_stat(st: &libc::stat) -> Stat {
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => FileKind::Dir,
+        libc::S_IFREG => FileKind::File,
+        libc::S_IFLNK => FileKind::Symlink,
+        libc::S_IFCHR => FileKind::CharDevice,
+        _ => FileKind::Other,
+    };
+    Stat {
+        kind,
+        mode: st.st_mode & 0o7777,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        size: st.st_size as u64,
+        rdev: st.st_rdev,
+        atime: timestamp(st.st_atime, st.st_atime_nsec),
+        mtime: timestamp(st.st_mtime, st.st_mtime_nsec),
+    }
+}
+
 // `PollFd` is handed to poll(2) as `struct pollfd`; the layouts must agree.
 const _: () = assert!(std::mem::size_of::<PollFd>() == std::mem::size_of::<libc::pollfd>());
 
@@ -399,23 +420,15 @@ impl Sys for LinuxSys {
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: path is NUL-terminated.
         check(unsafe { libc::lstat(path.as_ptr(), &mut st) })?;
-        let kind = match st.st_mode & libc::S_IFMT {
-            libc::S_IFDIR => FileKind::Dir,
-            libc::S_IFREG => FileKind::File,
-            libc::S_IFLNK => FileKind::Symlink,
-            libc::S_IFCHR => FileKind::CharDevice,
-            _ => FileKind::Other,
-        };
-        Ok(Stat {
-            kind,
-            mode: st.st_mode & 0o7777,
-            uid: st.st_uid,
-            gid: st.st_gid,
-            size: st.st_size as u64,
-            rdev: st.st_rdev,
-            atime: timestamp(st.st_atime, st.st_atime_nsec),
-            mtime: timestamp(st.st_mtime, st.st_mtime_nsec),
-        })
+        Ok(convert_stat(&st))
+    }
+
+    fn stat(&self, path: &CStr) -> SysResult<Stat> {
+        // SAFETY: stat is plain data; stat fills it.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: path is NUL-terminated.
+        check(unsafe { libc::stat(path.as_ptr(), &mut st) })?;
+        Ok(convert_stat(&st))
     }
 
     fn readlink(&self, path: &CStr) -> SysResult<Vec<u8>> {

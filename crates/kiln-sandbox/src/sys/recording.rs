@@ -982,6 +982,25 @@ impl Sys for RecordingSys {
         st.lookup(&host).map(stat_of)
     }
 
+    fn stat(&self, path: &CStr) -> SysResult<Stat> {
+        let mut st = self.lock();
+        st.record(format!("stat({})", text(path)))?;
+        let mut host = st.host(&path_of(path));
+        for _ in 0..40 {
+            let node = st.lookup(&host)?;
+            if node.kind != Kind::Symlink {
+                return Ok(stat_of(node));
+            }
+            let target = PathBuf::from(OsStr::from_bytes(&node.data));
+            host = if target.is_absolute() {
+                st.host(&target)
+            } else {
+                host.parent().unwrap_or(Path::new("/")).join(target)
+            };
+        }
+        Err(Errno::LOOP)
+    }
+
     fn readlink(&self, path: &CStr) -> SysResult<Vec<u8>> {
         let mut st = self.lock();
         st.record(format!("readlink({})", text(path)))?;

@@ -263,3 +263,69 @@ fn setup_errors_name_the_step_and_the_path() {
     let err = f.run(&spec).0.unwrap_err().to_string();
     assert!(err.contains("/nonexistent-lower") && err.contains("No such file or directory"), "{err}");
 }
+
+#[test]
+fn a_read_only_view_of_the_layers_resolves_users_like_a_run() {
+    need_sandbox!();
+    let f = Fixture::new();
+    let top = f.dir.path().join("top");
+    std::fs::create_dir_all(top.join("etc")).unwrap();
+    std::fs::write(top.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\nbuilder:x:2000:2001::/home:/bin/sh\n")
+        .unwrap();
+    let lower = vec![top, busybox().to_path_buf()];
+    let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let (ids, shell_seen) = f
+        .sandbox
+        .with_view(&lower, |root| {
+            (kiln_sandbox::resolve_user(root, "builder").unwrap(), root.join("bin/sh").exists())
+        })
+        .unwrap();
+    assert_eq!((ids.uid, ids.gid), (2000, 2001));
+    assert!(shell_seen, "the lower layers show through");
+    assert_eq!(std::fs::read_to_string("/proc/self/mountinfo").unwrap(), before);
+}
+
+#[test]
+fn parallel_runs_share_the_scratch_directory_without_interfering() {
+    need_sandbox!();
+    let f = Fixture::new();
+    let uppers: Vec<(PathBuf, PathBuf)> = (0..4)
+        .map(|i| {
+            let (u, w) = (f.dir.path().join(format!("up{i}")), f.dir.path().join(format!("wk{i}")));
+            std::fs::create_dir(&u).unwrap();
+            std::fs::create_dir(&w).unwrap();
+            (u, w)
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for (i, (upper, work)) in uppers.iter().enumerate() {
+            let f = &f;
+            s.spawn(move || {
+                let mut spec = f.sh(&format!("echo {i} > /mine; sleep 0.2; cat /mine"));
+                spec.rootfs = Rootfs::Overlay {
+                    lower: vec![busybox().to_path_buf()],
+                    upper: upper.clone(),
+                    work: work.clone(),
+                };
+                assert_eq!(f.ok(&spec), [i.to_string()]);
+            });
+        }
+    });
+    for (i, (upper, _)) in uppers.iter().enumerate() {
+        assert_eq!(std::fs::read_to_string(upper.join("mine")).unwrap(), format!("{i}\n"));
+    }
+}
+
+#[test]
+fn a_bind_source_behind_a_symlink_is_followed() {
+    need_sandbox!();
+    let f = Fixture::new();
+    let dir = f.dir.path().join("real");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("f"), "via link\n").unwrap();
+    let link = f.dir.path().join("link");
+    std::os::unix::fs::symlink(&dir, &link).unwrap();
+    let mut spec = f.sh("cat /data/f");
+    spec.mounts.push(Mount::Bind { source: link, target: "/data".into(), access: BindAccess::ReadOnly });
+    assert_eq!(f.ok(&spec), ["via link"]);
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the kiln binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod parse;
