@@ -30,6 +30,10 @@ pub(crate) enum Op {
     PivotRoot { new_root: CString },
     /// `sethostname`.
     SetHostname(Vec<u8>),
+    /// `setsid`, as runc does: the command leads its own session, away from kiln's terminal.
+    NewSession,
+    /// Default signal actions, nothing blocked.
+    ResetSignals,
     /// Bring `lo` up (new network namespace).
     LoopbackUp,
     /// `umask`.
@@ -198,6 +202,8 @@ fn run_op(sys: &dyn Sys, op: &Op, ctrl: Fd) -> Result<Flow, (Errno, u32)> {
             Ok(Flow::Next)
         }
         Op::SetHostname(name) => plain(sys.sethostname(name)),
+        Op::NewSession => plain(sys.setsid()),
+        Op::ResetSignals => plain(sys.reset_signals()),
         Op::LoopbackUp => plain(sys.loopback_up()),
         Op::Umask(mask) => {
             sys.umask(*mask);

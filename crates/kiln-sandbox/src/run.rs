@@ -748,6 +748,8 @@ impl<'a> Run<'a> {
         let secure = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
 
         step(Op::ParentDeathSignal, "arm the parent-death signal".to_owned());
+        step(Op::ResetSignals, "reset the signal actions and mask".to_owned());
+        step(Op::NewSession, "start a new session".to_owned());
         step(
             Op::Mount {
                 source: Some(cs("proc")),

@@ -316,6 +316,11 @@ pub trait Sys: Send + Sync {
 
     /// `sethostname`.
     fn sethostname(&self, name: &[u8]) -> SysResult<()>;
+    /// `setsid`: a new session and process group led by the caller.
+    fn setsid(&self) -> SysResult<()>;
+    /// Every signal back to its default action (an ignored one, such as the `SIGPIPE` Rust programs ignore,
+    /// would otherwise stay ignored across `execve`) and none blocked.
+    fn reset_signals(&self) -> SysResult<()>;
     /// Brings the loopback interface up (`SIOCGIFFLAGS`/`SIOCSIFFLAGS` on a datagram socket).
     fn loopback_up(&self) -> SysResult<()>;
     /// `setgroups` (raw system call, this thread only).

@@ -318,6 +318,51 @@ impl Sys for LinuxSys {
         check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(drop)
     }
 
+    fn setsid(&self) -> SysResult<()> {
+        // SAFETY: setsid takes no arguments.
+        check(unsafe { libc::setsid() }).map(drop)
+    }
+
+    fn reset_signals(&self) -> SysResult<()> {
+        /// The kernel's `struct sigaction` (x86-64 and arm64 both have `sa_restorer`).
+        #[repr(C)]
+        struct KernelSigaction {
+            handler: usize,
+            flags: u64,
+            restorer: usize,
+            mask: u64,
+        }
+        let default = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+        for signal in 1..=64 {
+            if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+                continue;
+            }
+            // SAFETY: rt_sigaction(signal, &SIG_DFL, NULL, sizeof(sigset_t)); raw, because glibc's wrapper
+            // refuses its internal signals (32, 33), which may be ignored too.
+            check_long(unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    signal as c_long,
+                    &default as *const KernelSigaction,
+                    std::ptr::null::<KernelSigaction>(),
+                    8 as c_long,
+                )
+            })?;
+        }
+        let empty: u64 = 0;
+        // SAFETY: rt_sigprocmask(SIG_SETMASK, &empty, NULL, sizeof(u64)).
+        check_long(unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK as c_long,
+                &empty as *const u64,
+                std::ptr::null::<u64>(),
+                8 as c_long,
+            )
+        })
+        .map(drop)
+    }
+
     fn loopback_up(&self) -> SysResult<()> {
         // SAFETY: a datagram socket used only for interface ioctls, closed below.
         let sock = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;

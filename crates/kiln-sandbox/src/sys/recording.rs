@@ -928,6 +928,14 @@ impl Sys for RecordingSys {
         self.record(format!("sethostname({})", String::from_utf8_lossy(name)))
     }
 
+    fn setsid(&self) -> SysResult<()> {
+        self.record("setsid()".to_owned())
+    }
+
+    fn reset_signals(&self) -> SysResult<()> {
+        self.record("reset_signals()".to_owned())
+    }
+
     fn loopback_up(&self) -> SysResult<()> {
         self.record("loopback_up()".to_owned())
     }

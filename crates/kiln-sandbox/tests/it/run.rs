@@ -329,3 +329,15 @@ fn a_bind_source_behind_a_symlink_is_followed() {
     spec.mounts.push(Mount::Bind { source: link, target: "/data".into(), access: BindAccess::ReadOnly });
     assert_eq!(f.ok(&spec), ["via link"]);
 }
+
+#[test]
+fn signals_start_clean_and_the_command_leads_its_session() {
+    need_sandbox!();
+    let f = Fixture::new();
+    // The test harness (like any Rust program) ignores SIGPIPE; the command must not inherit that. Fields 5
+    // and 6 of /proc/self/stat are the process group and session: PID 1's, as under runc.
+    let lines = f.ok(&f.sh("grep -E 'SigIgn|SigBlk' /proc/self/status; cut -d' ' -f5-6 /proc/self/stat"));
+    assert_eq!(lines, ["SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000", "1 1"]);
+    let lines = f.ok(&f.sh("yes | head -n 1; echo done"));
+    assert_eq!(lines, ["y", "done"], "yes dies of SIGPIPE quietly");
+}
