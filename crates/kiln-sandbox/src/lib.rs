@@ -5,14 +5,19 @@
 //! images or layers: the caller turns the upper directory into a layer afterwards.
 //!
 //! Isolation: new mount, PID, UTS and IPC namespaces (and a network namespace with only `lo` for
-//! [`Network::None`]); the command is PID 1; `pivot_root` into an overlay mounted in a private mount
-//! namespace; fresh `/proc` (with containerd's masked and read-only paths), read-only `/sys`, a minimal
-//! `/dev`; `/etc/resolv.conf` and `/etc/hosts` bound read-only from a private tmpfs; Docker's default
-//! capability set as bounding set; `no_new_privs`; a seccomp filter refusing what Docker's default profile
-//! refuses. Nothing is ever mounted in the host's mount namespace.
+//! [`Network::None`]); the command is PID 1 and leads its own session; `pivot_root` into an overlay mounted
+//! in a private mount namespace; fresh `/proc` (with containerd's masked and read-only paths), read-only
+//! `/sys`, a minimal `/dev`; `/etc/resolv.conf` and `/etc/hosts` bound read-only from a private tmpfs;
+//! Docker's default capability set as bounding set (none effective for other users); `no_new_privs`; a
+//! seccomp filter refusing what Docker's default profile refuses. Nothing is ever mounted in the host's mount
+//! namespace, and everything dies with the command or with kiln.
+//!
+//! Also here: [`resolve_user`] (Dockerfile `USER` → ids, BuildKit's rules) and [`Sandbox::with_view`] (a
+//! read-only merged view of layers, to read their `/etc/passwd` without a run).
 //!
 //! Every kernel call goes through the [`Sys`] trait: [`LinuxSys`] in production, [`RecordingSys`] in unit
-//! tests, always passed in by the caller.
+//! tests, always passed in by the caller. Root is required; rootless mode is refused with
+//! [`SandboxError::NotRoot`].
 
 mod caps;
 mod child;

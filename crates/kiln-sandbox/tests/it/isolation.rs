@@ -214,3 +214,15 @@ fn the_probe_agrees_with_runc() {
         }
     }
 }
+
+#[test]
+fn no_new_privs_and_seccomp_can_be_switched_off() {
+    let probe = need_probe!();
+    // BuildKit leaves no_new_privs off; the filter must then go in while CAP_SYS_ADMIN is still held.
+    let r = probe_in_kiln(probe, |spec| spec.security.no_new_privs = false);
+    assert_eq!((r["no_new_privs"].as_u64(), r["seccomp"].as_u64()), (Some(0), Some(2)), "{r}");
+    assert_eq!(r["unshare_user_ns"], "EPERM");
+    assert_eq!(r["cap_eff"], DOCKER_CAPS);
+    let r = probe_in_kiln(probe, |spec| spec.security.seccomp = false);
+    assert_eq!((r["no_new_privs"].as_u64(), r["seccomp"].as_u64()), (Some(1), Some(0)), "{r}");
+}

@@ -341,3 +341,19 @@ fn signals_start_clean_and_the_command_leads_its_session() {
     let lines = f.ok(&f.sh("yes | head -n 1; echo done"));
     assert_eq!(lines, ["y", "done"], "yes dies of SIGPIPE quietly");
 }
+
+#[test]
+fn a_unix_socket_can_be_bound_in_like_an_ssh_agent() {
+    need_sandbox!();
+    let f = Fixture::new();
+    let socket = f.dir.path().join("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let mut spec = f.sh("test -S /run/buildkit/ssh_agent.0 && echo socket");
+    spec.mounts.push(Mount::Bind {
+        source: socket,
+        target: "/run/buildkit/ssh_agent.0".into(),
+        access: BindAccess::ReadWrite,
+    });
+    assert_eq!(f.ok(&spec), ["socket"]);
+    assert_eq!(upper_without_leftovers(&f), Vec::<String>::new(), "/run/buildkit was a placeholder, removed");
+}
