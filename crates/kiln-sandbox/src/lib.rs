@@ -25,10 +25,12 @@ mod error;
 mod etc;
 #[cfg(test)]
 mod fake_runs;
+mod overlay;
 mod resolve;
 mod run;
 mod seccomp;
 mod spec;
+mod supervise;
 pub mod sys;
 mod user;
 

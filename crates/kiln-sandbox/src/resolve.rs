@@ -10,6 +10,7 @@ use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
+use crate::error::SandboxError;
 use crate::sys::{Errno, FileKind, Stat, Sys};
 
 /// Linux's own limit on symlinks followed in one lookup.
@@ -39,6 +40,17 @@ pub(crate) enum ResolveFailure {
 /// such a path cannot exist, so it maps to `EINVAL`).
 pub(crate) fn cstr(path: &Path) -> Result<CString, Errno> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::INVAL)
+}
+
+/// [`cstr`], failing as a setup error described by `step`.
+pub(crate) fn c(path: &Path, step: impl FnOnce() -> String) -> Result<CString, SandboxError> {
+    cstr(path).map_err(|e| SandboxError::setup(step(), e))
+}
+
+/// A `CString` of a string known to hold no NUL byte.
+pub(crate) fn cs(s: &str) -> CString {
+    // Invariant: every string reaching here was checked for NUL bytes by `validate`, or is a constant.
+    CString::new(s).unwrap_or_default()
 }
 
 /// The normal and `..` components of a container path, after lexical cleaning of `.` and duplicate slashes.

@@ -22,17 +22,16 @@
 use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
 
 use crate::caps::default_capability_mask;
-use crate::child::{self, ChildPlan, NOT_FOUND, Op, REPORT_LEN, Report, Step};
+use crate::child::{self, ChildPlan, Op, Step};
 use crate::error::SandboxError;
-use crate::resolve::{self, ResolveFailure, Resolved, cstr};
+use crate::overlay::mount_overlay;
+use crate::resolve::{self, ResolveFailure, Resolved, c, cs, cstr};
 use crate::spec::{BindAccess, DEFAULT_PATH, EtcFile, Ids, Mount, Network, Rootfs, RunSpec, User};
-use crate::sys::{
-    CapSets, ChildProcess, CloneFlags, Errno, ExitStatus, Fd, FileKind, MountFlags, PollFd, Sys, Timestamp,
-};
+use crate::supervise::{ChildGuard, supervise};
+use crate::sys::{CapSets, CloneFlags, Errno, ExitStatus, FileKind, MountFlags, Sys, SysFd, Timestamp};
 
 /// Paths under `/proc` hidden from the command (containerd's defaults, which BuildKit uses).
 const MASKED_PROC: &[&str] =
@@ -52,14 +51,6 @@ const DEV_LINKS: &[(&str, &str)] = &[
     ("stderr", "/proc/self/fd/2"),
     ("ptmx", "pts/ptmx"),
 ];
-/// How often the supervisor looks at the cancel flag while the command runs.
-const POLL_INTERVAL_MS: i32 = 50;
-/// How long to keep reading output after PID 1 exited (only a descriptor leaked to a concurrent fork
-/// elsewhere in kiln could keep the pipe open that long).
-const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(1);
-/// A line longer than this is passed on in pieces.
-const MAX_LINE: usize = 64 * 1024;
-
 /// Runs commands in isolated root filesystems. Cheap to share between threads; each [`Sandbox::run`] is
 /// independent.
 pub struct Sandbox {
@@ -248,61 +239,6 @@ struct Run<'a> {
     created: Vec<PathBuf>,
     /// Names for files on the private tmpfs.
     next_file: usize,
-}
-
-/// A descriptor closed when dropped.
-struct SysFd<'a> {
-    sys: &'a dyn Sys,
-    fd: Option<Fd>,
-}
-
-impl<'a> SysFd<'a> {
-    fn new(sys: &'a dyn Sys, fd: Fd) -> Self {
-        SysFd { sys, fd: Some(fd) }
-    }
-    fn fd(&self) -> Fd {
-        // Invariant: `fd` is only None after `close`, which consumes self.
-        self.fd.unwrap_or(Fd(-1))
-    }
-    fn close(mut self) {
-        if let Some(fd) = self.fd.take() {
-            self.sys.close(fd);
-        }
-    }
-}
-
-impl Drop for SysFd<'_> {
-    fn drop(&mut self) {
-        if let Some(fd) = self.fd.take() {
-            self.sys.close(fd);
-        }
-    }
-}
-
-/// A cloned child that is killed and reaped if the supervisor leaves early.
-struct ChildGuard<'a> {
-    sys: &'a dyn Sys,
-    child: ChildProcess,
-    reaped: bool,
-}
-
-impl Drop for ChildGuard<'_> {
-    fn drop(&mut self) {
-        if !self.reaped {
-            let _ = self.sys.signal_child(self.child, libc::SIGKILL);
-            let _ = self.sys.wait_child(self.child, true);
-        }
-        self.sys.close(self.child.pidfd);
-    }
-}
-
-fn c(path: &Path, step: impl FnOnce() -> String) -> Result<CString, SandboxError> {
-    cstr(path).map_err(|e| SandboxError::setup(step(), e))
-}
-
-fn cs(s: &str) -> CString {
-    // Invariant: every string reaching here was checked for NUL bytes by `validate`, or is a constant.
-    CString::new(s).unwrap_or_default()
 }
 
 /// The path as the command sees it.
@@ -967,127 +903,6 @@ fn private_tmpfs(sys: &dyn Sys, mnt: &Path) -> Result<(), SandboxError> {
     .map_err(|e| SandboxError::setup(format!("mount tmpfs at {}", mnt.display()), e))
 }
 
-/// Mounts an overlay at `target` with the new mount API (`lowerdir+` takes one directory per call, so any
-/// number of layers fits, unlike the 4 KiB option page of `mount(2)`); kernels before 6.8 fall back to
-/// `mount(2)` when the options fit. Without `upper` (`(upper, work)`) the overlay is read-only.
-fn mount_overlay(
-    sys: &dyn Sys,
-    lower: &[PathBuf],
-    upper: Option<(&Path, &Path)>,
-    target: &Path,
-) -> Result<(), SandboxError> {
-    let ctarget = c(target, || target.display().to_string())?;
-    let fs = match sys.fsopen(c"overlay") {
-        Ok(fd) => SysFd::new(sys, fd),
-        Err(Errno::NOSYS) => return mount_overlay_legacy(sys, lower, upper, target),
-        Err(e) => return Err(SandboxError::setup("open an overlayfs context (fsopen)", e)),
-    };
-    let kernel_says = |fs: &SysFd<'_>| fs_log(sys, fs.fd());
-    for (i, dir) in lower.iter().enumerate() {
-        let cdir = c(dir, || dir.display().to_string())?;
-        if let Err(e) = sys.fsconfig_string(fs.fd(), c"lowerdir+", &cdir) {
-            if i == 0 && e == Errno::INVAL && kernel_says(&fs).contains("Unknown parameter") {
-                fs.close();
-                return mount_overlay_legacy(sys, lower, upper, target);
-            }
-            return Err(SandboxError::setup(
-                format!("add the lower directory {} to the overlay{}", dir.display(), kernel_says(&fs)),
-                e,
-            ));
-        }
-    }
-    let mut options: Vec<(&CStr, CString)> = Vec::new();
-    if let Some((upper, work)) = upper {
-        options.push((c"upperdir", c(upper, || upper.display().to_string())?));
-        options.push((c"workdir", c(work, || work.display().to_string())?));
-    }
-    options.extend([(c"index", cs("off")), (c"redirect_dir", cs("off")), (c"metacopy", cs("off"))]);
-    for (key, value) in &options {
-        sys.fsconfig_string(fs.fd(), key, value).map_err(|e| {
-            let (key, value) = (key.to_string_lossy(), value.to_string_lossy());
-            SandboxError::setup(format!("set the overlay option {key}={value}{}", kernel_says(&fs)), e)
-        })?;
-    }
-    let describe = || {
-        let upper = upper.map_or_else(
-            || "read-only".to_owned(),
-            |(u, w)| format!("upper {}, work {}", u.display(), w.display()),
-        );
-        format!(
-            "mount the overlay at {} ({} lower, {upper}){}",
-            target.display(),
-            lower.len(),
-            kernel_says(&fs)
-        )
-    };
-    sys.fsconfig_create(fs.fd()).map_err(|e| SandboxError::setup(describe(), e))?;
-    let mnt = SysFd::new(sys, sys.fsmount(fs.fd()).map_err(|e| SandboxError::setup(describe(), e))?);
-    sys.move_mount(mnt.fd(), &ctarget).map_err(|e| SandboxError::setup(describe(), e))?;
-    Ok(())
-}
-
-/// The kernel's messages about a failed `fsconfig` (read from the fs context), as " (kernel: ...)".
-fn fs_log(sys: &dyn Sys, fs: Fd) -> String {
-    let mut lines = Vec::new();
-    let mut buf = [0u8; 512];
-    while let Ok(n) = sys.read(fs, &mut buf) {
-        if n == 0 || lines.len() > 8 {
-            break;
-        }
-        let text = String::from_utf8_lossy(&buf[..n]);
-        // Messages start with "e ", "w " or "i " (error, warning, info).
-        lines.push(text.get(2..).unwrap_or(&text).trim().to_owned());
-    }
-    if lines.is_empty() { String::new() } else { format!(" (kernel: {})", lines.join("; ")) }
-}
-
-/// Escapes `\`, `:` and `,` in an overlay path option.
-fn escape_overlay_path(path: &Path) -> String {
-    let mut out = String::new();
-    for ch in path.to_string_lossy().chars() {
-        if matches!(ch, '\\' | ':' | ',') {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-fn mount_overlay_legacy(
-    sys: &dyn Sys,
-    lower: &[PathBuf],
-    upper: Option<(&Path, &Path)>,
-    target: &Path,
-) -> Result<(), SandboxError> {
-    let lowers: Vec<String> = lower.iter().map(|p| escape_overlay_path(p)).collect();
-    let mut data = format!("lowerdir={}", lowers.join(":"));
-    if let Some((upper, work)) = upper {
-        data.push_str(&format!(
-            ",upperdir={},workdir={}",
-            escape_overlay_path(upper),
-            escape_overlay_path(work)
-        ));
-    }
-    data.push_str(",index=off,redirect_dir=off,metacopy=off");
-    // The kernel copies mount options into one page.
-    if data.len() >= 4096 {
-        return Err(SandboxError::setup(
-            format!(
-                "mount the overlay at {}: {} lower directories need {} bytes of options, more than the 4 KiB \
-                 mount(2) accepts on this kernel (Linux 6.8 or newer lifts the limit)",
-                target.display(),
-                lower.len(),
-                data.len()
-            ),
-            Errno::TOOBIG,
-        ));
-    }
-    let ctarget = c(target, || target.display().to_string())?;
-    sys.mount(Some(c"overlay"), &ctarget, Some(c"overlay"), MountFlags::NONE, Some(&cs(&data))).map_err(|e| {
-        SandboxError::setup(format!("mount the overlay at {} ({} lower)", target.display(), lower.len()), e)
-    })
-}
-
 /// The paths `execve` tries for `argv[0]`: itself when it contains a `/`, else each directory of the `PATH`
 /// in the command's environment (the last `PATH=` wins, as runc sets them in order), or the default PATH.
 fn exec_candidates(spec: &RunSpec) -> Vec<CString> {
@@ -1102,143 +917,6 @@ fn exec_candidates(spec: &RunSpec) -> Vec<CString> {
             cs(&format!("{}/{argv0}", dir.trim_end_matches('/')))
         })
         .collect()
-}
-
-/// Splits output into lines for the callback.
-struct Lines<'o> {
-    pending: Vec<u8>,
-    output: &'o mut (dyn FnMut(&[u8]) + Send),
-}
-
-impl Lines<'_> {
-    fn push(&mut self, mut bytes: &[u8]) {
-        while let Some(pos) = memchr(b'\n', bytes) {
-            if self.pending.is_empty() {
-                (self.output)(&bytes[..pos]);
-            } else {
-                self.pending.extend_from_slice(&bytes[..pos]);
-                (self.output)(&self.pending);
-                self.pending.clear();
-            }
-            bytes = &bytes[pos + 1..];
-        }
-        self.pending.extend_from_slice(bytes);
-        if self.pending.len() >= MAX_LINE {
-            (self.output)(&self.pending);
-            self.pending.clear();
-        }
-    }
-
-    fn finish(&mut self) {
-        if !self.pending.is_empty() {
-            (self.output)(&self.pending);
-            self.pending.clear();
-        }
-    }
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
-}
-
-/// Waits for the child: its setup report (or end-of-file once `execve` succeeded), its output, its exit;
-/// kills it when `cancel` is raised.
-fn supervise(
-    sys: &dyn Sys,
-    guard: &mut ChildGuard<'_>,
-    plan: &ChildPlan,
-    ctrl: Fd,
-    out: Fd,
-    cancel: &AtomicBool,
-    output: &mut (dyn FnMut(&[u8]) + Send),
-) -> Result<ExitStatus, SandboxError> {
-    let child = guard.child;
-    let mut lines = Lines { pending: Vec::new(), output };
-    let mut report = None;
-    let (mut ctrl_open, mut out_open) = (true, true);
-    let mut status = None;
-    let mut killed = false;
-    let mut drain_until = None;
-    let mut buf = vec![0u8; 64 * 1024];
-    let waiting = |e| SandboxError::setup("wait for the sandboxed process", e);
-    loop {
-        if status.is_some() && !ctrl_open && (!out_open || drain_until.is_some_and(|t| Instant::now() >= t)) {
-            break;
-        }
-        if !killed && status.is_none() && cancel.load(Ordering::SeqCst) {
-            match sys.signal_child(child, libc::SIGKILL) {
-                Ok(()) | Err(Errno::SRCH) => killed = true,
-                Err(e) => return Err(SandboxError::setup("kill the sandboxed process", e)),
-            }
-        }
-        let mut fds = Vec::with_capacity(3);
-        if ctrl_open {
-            fds.push(PollFd { fd: ctrl, events: libc::POLLIN, revents: 0 });
-        }
-        if out_open {
-            fds.push(PollFd { fd: out, events: libc::POLLIN, revents: 0 });
-        }
-        if status.is_none() {
-            fds.push(PollFd { fd: child.pidfd, events: libc::POLLIN, revents: 0 });
-        }
-        sys.poll(&mut fds, POLL_INTERVAL_MS).map_err(waiting)?;
-        for pfd in fds.iter().filter(|p| p.revents != 0) {
-            if pfd.fd == ctrl {
-                let mut msg = [0u8; REPORT_LEN];
-                match sys.read(ctrl, &mut msg).map_err(waiting)? {
-                    0 => ctrl_open = false,
-                    REPORT_LEN => report = Some(Report::decode(&msg)),
-                    _ => {}
-                }
-            } else if pfd.fd == out {
-                match sys.read(out, &mut buf).map_err(waiting)? {
-                    0 => out_open = false,
-                    n => lines.push(&buf[..n]),
-                }
-            } else if let Some(done) = sys.wait_child(child, false).map_err(waiting)? {
-                status = Some(done);
-                guard.reaped = true;
-                drain_until = Some(Instant::now() + DRAIN_AFTER_EXIT);
-            }
-        }
-    }
-    lines.finish();
-    if let Some(report) = report {
-        return Err(report_error(plan, report));
-    }
-    if killed {
-        return Err(SandboxError::Cancelled);
-    }
-    status.ok_or_else(|| waiting(Errno::CHILD))
-}
-
-/// Turns a child's report into an error naming the step.
-fn report_error(plan: &ChildPlan, report: Report) -> SandboxError {
-    let errno = Errno::from_raw_os_error(report.errno);
-    let Some(step) = plan.steps.get(report.step as usize) else {
-        return SandboxError::setup(format!("unknown step {}", report.step), errno);
-    };
-    match &step.op {
-        Op::Exec { candidates, .. } => {
-            if report.detail == NOT_FOUND {
-                let argv0 = step.what.trim_start_matches("exec ").trim_matches('"').to_owned();
-                return SandboxError::NotFound { argv0 };
-            }
-            let path = candidates
-                .get(report.detail as usize)
-                .map_or_else(String::new, |p| p.to_string_lossy().into_owned());
-            SandboxError::Exec { path, source: errno.into() }
-        }
-        Op::DropBoundingSet { .. } => {
-            SandboxError::setup(format!("{} (capability {})", step.what, report.detail), errno)
-        }
-        Op::PivotRoot { .. } => {
-            let sub = ["chdir into the new root", "pivot_root", "detach the old root", "chdir to /"];
-            let sub = sub.get(report.detail as usize).copied().unwrap_or("?");
-            SandboxError::setup(format!("{} ({sub})", step.what), errno)
-        }
-        _ => SandboxError::setup(step.what.clone(), errno),
-    }
 }
 
 #[cfg(test)]
@@ -1256,21 +934,5 @@ mod tests {
         assert_eq!(exec_candidates(&spec).len(), DEFAULT_PATH.split(':').count());
         spec.argv = vec!["./run.sh".into()];
         assert_eq!(exec_candidates(&spec), vec![cs("./run.sh")]);
-    }
-
-    #[test]
-    fn lines_are_split_and_the_tail_flushed() {
-        let mut seen: Vec<String> = Vec::new();
-        let mut sink = |l: &[u8]| seen.push(String::from_utf8_lossy(l).into_owned());
-        let mut lines = Lines { pending: Vec::new(), output: &mut sink };
-        lines.push(b"one\ntw");
-        lines.push(b"o\n\nthree");
-        lines.finish();
-        assert_eq!(seen, ["one", "two", "", "three"]);
-    }
-
-    #[test]
-    fn legacy_overlay_options_are_escaped() {
-        assert_eq!(escape_overlay_path(Path::new("/a:b,c\\d")), "/a\\:b\\,c\\\\d");
     }
 }

@@ -34,6 +34,35 @@ impl fmt::Display for Fd {
     }
 }
 
+/// A descriptor closed when dropped.
+pub(crate) struct SysFd<'a> {
+    sys: &'a dyn Sys,
+    fd: Option<Fd>,
+}
+
+impl<'a> SysFd<'a> {
+    pub(crate) fn new(sys: &'a dyn Sys, fd: Fd) -> Self {
+        SysFd { sys, fd: Some(fd) }
+    }
+    pub(crate) fn fd(&self) -> Fd {
+        // Invariant: `fd` is only None after `close`, which consumes self.
+        self.fd.unwrap_or(Fd(-1))
+    }
+    pub(crate) fn close(mut self) {
+        if let Some(fd) = self.fd.take() {
+            self.sys.close(fd);
+        }
+    }
+}
+
+impl Drop for SysFd<'_> {
+    fn drop(&mut self) {
+        if let Some(fd) = self.fd.take() {
+            self.sys.close(fd);
+        }
+    }
+}
+
 /// Namespace flags for [`Sys::unshare`] and [`Sys::clone_process`] (the `CLONE_*` values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct CloneFlags(pub u64);
