@@ -28,8 +28,9 @@ impl ArchiveWriter {
 
     /// Writes tar file `path`, replacing it only on [`ArchiveWriter::finish`].
     pub(crate) fn tar(path: &Path) -> Result<ArchiveWriter> {
-        let file = AtomicFile::create(path)
+        let mut file = AtomicFile::create(path)
             .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
+        readable(&mut file, path)?;
         let mut builder = tar::Builder::new(BufWriter::with_capacity(1 << 20, file));
         builder.mode(tar::HeaderMode::Deterministic);
         Ok(ArchiveWriter::Tar { builder, written: HashSet::new(), target: path.to_owned() })
@@ -80,6 +81,7 @@ impl ArchiveWriter {
                 }
                 let mut file = AtomicFile::create(&path)
                     .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
+                readable(&mut file, &path)?;
                 let copied = crate::transport::ingest::copy(&mut reader.take(size), &mut file)
                     .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
                 if copied != size {
@@ -126,4 +128,12 @@ impl ArchiveWriter {
             }
         }
     }
+}
+
+/// Archives and layout files are meant to be shared: 0644 rather than the temp file's 0600.
+fn readable(file: &mut AtomicFile, path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| StoreError::io(format!("setting the mode of {}", path.display()), e))
 }

@@ -66,6 +66,9 @@ fn every_transport_round_trips_the_image_id() {
         assert_eq!(records[0].id, image.record.id, "{dest}");
         assert_eq!(records[0].manifest_digest, image.record.manifest_digest, "{dest}: same local manifest");
     }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(out.join("img-docker.tar")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644, "archives are readable by others, like docker save's");
     // docker-archive names survive a load.
     let (_d, fresh) = crate::support::store();
     let loaded = transport::load(&fresh, &out.join("img-docker.tar"), &ImportOptions::default()).unwrap();
