@@ -4,15 +4,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 /// The allowed normal (non-dev) dependencies between kiln crates, from DESIGN.md's table, plus the
-/// departures recorded in the issue notes (kiln-context → kiln-dockerfile for the `.dockerignore` matcher;
-/// kiln-store → kiln-layer, as import/export decompress, hash and compress layers and snapshots unpack them).
+/// departures recorded in the issue notes (kiln-context → kiln-dockerfile for the `.dockerignore` matcher,
+/// and → kiln-oci for `Digest`, the type of its checksums; kiln-store → kiln-layer, as import/export
+/// decompress, hash and compress layers and snapshots unpack them).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("kiln-fs", &[]),
     ("kiln-oci", &[]),
     ("kiln-dockerfile", &[]),
     ("kiln-lint", &["dockerfile"]),
     ("kiln-plan", &["dockerfile", "oci"]),
-    ("kiln-context", &["fs", "dockerfile"]),
+    ("kiln-context", &["fs", "dockerfile", "oci"]),
     ("kiln-layer", &["oci", "fs"]),
     ("kiln-store", &["oci", "fs", "layer"]),
     ("kiln-registry", &["store", "oci"]),
