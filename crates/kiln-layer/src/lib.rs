@@ -4,11 +4,12 @@
 //! nothing else touches tar bytes:
 //!
 //! - [`visit`] streams every entry of a layer once, with a reader of its content; one pass can feed many
-//!   consumers (analyze, SBOM, secrets), and nothing is buffered beyond one tar header chain;
+//!   consumers (analyze, SBOM, secrets), and nothing is buffered beyond one tar header chain
+//!   ([`visit_layer`] also returns the DiffID, hashed on the way);
 //! - [`apply`] unpacks a layer into a directory, whiteouts included, without ever writing outside it,
 //!   whatever the tar says;
 //! - [`write_tree`] writes a directory (a rootfs, or an overlayfs upper dir) as a reproducible tar, returning
-//!   its DiffID;
+//!   its DiffID; [`write_tree_compressed`] compresses it on the fly, giving DiffID and blob digest in one pass;
 //! - [`compress`], [`decompress`] and [`diff_id`] handle the gzip/zstd wrapping (detected by magic bytes,
 //!   never by media type).
 //!
