@@ -67,6 +67,15 @@ pub struct Instruction {
 }
 
 impl Instruction {
+    /// BuildKit's `Node.Dump()` of this instruction.
+    pub fn dump(&self) -> String {
+        let child = match &self.command {
+            Command::Onbuild(c) => Some(c.dump()),
+            _ => None,
+        };
+        crate::syntax::dump_instruction(&self.keyword, &self.flags, &self.args, child)
+    }
+
     /// The keyword in upper case (`RUN`, `COPY`, …).
     pub fn name(&self) -> &'static str {
         self.command.name()
@@ -74,7 +83,7 @@ impl Instruction {
 
     /// The first flag called `name` (without dashes).
     pub fn flag(&self, name: &str) -> Option<&Flag> {
-        self.flags.iter().find(|f| f.name == name)
+        self.flags.iter().find(|f| f.name() == name)
     }
 
     /// BuildKit's text of an `ONBUILD` trigger as stored in the image config: the line without the
@@ -288,10 +297,17 @@ pub struct InlineFile {
 pub struct RunMount {
     /// The value as written (after flag quote removal) and its span.
     pub spec: Token,
-    /// The parsed mount: present when the value has no `$` (so expansion cannot change it) and is valid;
-    /// after [`crate::Dockerfile::expand`] always present. BuildKit validates mount options only when it
-    /// dispatches the stage, so an invalid one is reported then.
+    /// The parsed mount: `None` after parsing (BuildKit validates mount options only when it dispatches
+    /// the stage, after expansion), set by [`crate::Dockerfile::expand`]. Use [`RunMount::parse_unexpanded`]
+    /// for a view without variables.
     pub mount: Option<Mount>,
+}
+
+impl RunMount {
+    /// The mount parsed without expanding variables (right for values without `$`).
+    pub fn parse_unexpanded(&self) -> Result<Mount, crate::MountError> {
+        Mount::parse(&self.spec.value, &mut |w| Ok(w.to_owned()))
+    }
 }
 
 /// `RUN --network`.
@@ -533,17 +549,17 @@ fn flag_token(flags: &[Flag], (value, index): (String, usize)) -> Token {
 }
 
 /// BuildKit's `ParseInstruction` on one syntax node.
-pub(crate) fn parse_instruction(node: &Node) -> Result<Instruction, Invalid> {
+pub(crate) fn parse_instruction(mut node: Node) -> Result<Instruction, Invalid> {
     let span = node.span;
-    let name = node.keyword.value.to_uppercase();
+    let name = node.kind.unwrap_or_default();
     let args = &node.args;
     let mut fs = FlagSet::new(&node.flags);
     let flags = &node.flags;
     let at_least_one = || invalid(format!("{name} requires at least one argument"), span);
     let exactly_one = || invalid(format!("{name} requires exactly one argument"), span);
     let parse_flags = |fs: &mut FlagSet<'_>| fs.parse().map_err(|e| flag_error(e, flags));
-    let command = match name.to_lowercase().as_str() {
-        "env" | "label" => {
+    let command = match name {
+        "ENV" | "LABEL" => {
             parse_flags(&mut fs)?;
             if args.is_empty() {
                 return Err(at_least_one());
@@ -560,12 +576,12 @@ pub(crate) fn parse_instruction(node: &Node) -> Result<Instruction, Invalid> {
             }
             if name == "ENV" { Command::Env(Env { vars }) } else { Command::Label(Label { labels: vars }) }
         }
-        "maintainer" => {
+        "MAINTAINER" => {
             let [m] = args.as_slice() else { return Err(exactly_one()) };
             parse_flags(&mut fs)?;
             Command::Maintainer(Maintainer { name: m.clone() })
         }
-        "add" | "copy" => {
+        "ADD" | "COPY" => {
             if args.len() < 2 {
                 return Err(invalid(
                     format!(
@@ -591,7 +607,7 @@ pub(crate) fn parse_instruction(node: &Node) -> Result<Instruction, Invalid> {
                 fs.add("parents", FlagType::Bool);
             }
             parse_flags(&mut fs)?;
-            let (sources, contents, dest) = sources_and_dest(node, &name)?;
+            let (sources, contents, dest) = sources_and_dest(&node, name)?;
             let opt = |n: &str| fs.string(n).map(|v| flag_token(flags, v));
             let excludes = fs.strings("exclude").into_iter().map(|v| flag_token(flags, v)).collect();
             if add {
@@ -621,7 +637,7 @@ pub(crate) fn parse_instruction(node: &Node) -> Result<Instruction, Invalid> {
                 })
             }
         }
-        "from" => {
+        "FROM" => {
             let stage = match args.as_slice() {
                 [_, as_kw, n] if as_kw.value.eq_ignore_ascii_case("as") => {
                     let lower = n.value.to_lowercase();
@@ -647,9 +663,10 @@ pub(crate) fn parse_instruction(node: &Node) -> Result<Instruction, Invalid> {
                 stage,
             })
         }
-        "onbuild" => {
+        "ONBUILD" => {
             let Some(child) = &node.onbuild else { return Err(at_least_one()) };
             parse_flags(&mut fs)?;
+            drop(fs);
             let trigger = child.keyword.value.trim().to_uppercase();
             match trigger.as_str() {
                 "ONBUILD" => {
@@ -666,16 +683,16 @@ pub(crate) fn parse_instruction(node: &Node) -> Result<Instruction, Invalid> {
                 }
                 _ => {}
             }
-            let mut nested = child.as_ref().clone();
+            let Some(mut nested) = node.onbuild.take() else { return Err(at_least_one()) };
             nested.heredocs.clone_from(&node.heredocs);
-            Command::Onbuild(Box::new(parse_instruction(&nested)?))
+            Command::Onbuild(Box::new(parse_instruction(*nested)?))
         }
-        "workdir" => {
+        "WORKDIR" => {
             let [p] = args.as_slice() else { return Err(exactly_one()) };
             parse_flags(&mut fs)?;
             Command::Workdir(Workdir { path: p.clone() })
         }
-        "run" => {
+        "RUN" => {
             fs.add("device", FlagType::Strings);
             fs.add("mount", FlagType::Strings);
             fs.add("network", FlagType::String);
@@ -697,9 +714,7 @@ pub(crate) fn parse_instruction(node: &Node) -> Result<Instruction, Invalid> {
                     span: flags[i].span,
                 };
                 check_mount_unexpanded(&v).map_err(err)?;
-                let mount =
-                    if v.contains('$') { None } else { Mount::parse(&v, &mut |w| Ok(w.to_owned())).ok() };
-                mounts.push(RunMount { spec: flag_token(flags, (v, i)), mount });
+                mounts.push(RunMount { spec: flag_token(flags, (v, i)), mount: None });
             }
             let network = match fs.string("network") {
                 None => Network::Default,
@@ -720,35 +735,35 @@ pub(crate) fn parse_instruction(node: &Node) -> Result<Instruction, Invalid> {
             };
             Command::Run(Run {
                 command: CommandLine::from_args(args, node.json),
-                files: inline_files(node),
+                files: inline_files(&node),
                 mounts,
                 network,
                 security,
                 devices,
             })
         }
-        "cmd" => {
+        "CMD" => {
             parse_flags(&mut fs)?;
             Command::Cmd(Cmd { command: CommandLine::from_args(args, node.json) })
         }
-        "entrypoint" => {
+        "ENTRYPOINT" => {
             parse_flags(&mut fs)?;
             Command::Entrypoint(Entrypoint { command: CommandLine::from_args(args, node.json) })
         }
-        "healthcheck" => Command::Healthcheck(parse_healthcheck(node, &mut fs)?),
-        "expose" => {
+        "HEALTHCHECK" => Command::Healthcheck(parse_healthcheck(&node, &mut fs)?),
+        "EXPOSE" => {
             if args.is_empty() {
                 return Err(at_least_one());
             }
             parse_flags(&mut fs)?;
             Command::Expose(Expose { ports: args.clone() })
         }
-        "user" => {
+        "USER" => {
             let [u] = args.as_slice() else { return Err(exactly_one()) };
             parse_flags(&mut fs)?;
             Command::User(User { user: u.clone() })
         }
-        "volume" => {
+        "VOLUME" => {
             if args.is_empty() {
                 return Err(at_least_one());
             }
@@ -763,12 +778,12 @@ pub(crate) fn parse_instruction(node: &Node) -> Result<Instruction, Invalid> {
             }
             Command::Volume(Volume { paths })
         }
-        "stopsignal" => {
+        "STOPSIGNAL" => {
             // BuildKit does not look at STOPSIGNAL's flags.
             let [s] = args.as_slice() else { return Err(exactly_one()) };
             Command::StopSignal(StopSignal { signal: s.clone() })
         }
-        "arg" => {
+        "ARG" => {
             if args.is_empty() {
                 return Err(at_least_one());
             }
@@ -792,7 +807,7 @@ pub(crate) fn parse_instruction(node: &Node) -> Result<Instruction, Invalid> {
             }
             Command::Arg(Arg { args: defs })
         }
-        "shell" => {
+        "SHELL" => {
             parse_flags(&mut fs)?;
             if args.is_empty() {
                 return Err(at_least_one());
@@ -811,16 +826,16 @@ pub(crate) fn parse_instruction(node: &Node) -> Result<Instruction, Invalid> {
         }
     };
     Ok(Instruction {
-        keyword: node.keyword.clone(),
+        keyword: node.keyword,
         span,
         start_line: node.start_line,
         end_line: node.end_line,
-        flags: node.flags.clone(),
-        args: node.args.clone(),
+        flags: node.flags,
+        args: node.args,
         json: node.json,
-        heredocs: node.heredocs.clone(),
-        comments: node.comments.clone(),
-        original: node.original.clone(),
+        heredocs: node.heredocs,
+        comments: node.comments,
+        original: node.original,
         command,
     })
 }

@@ -39,6 +39,7 @@ pub struct Dockerfile {
     pub instructions: Vec<Instruction>,
     /// Parser warnings (e.g. `NoEmptyContinuation`).
     pub warnings: Vec<Warning>,
+    /// The syntax tree without its nodes (they moved into `instructions`).
     #[serde(skip)]
     syntax: SyntaxTree,
 }
@@ -50,10 +51,11 @@ pub fn parse(source: &str) -> Result<Dockerfile, ParseError> {
 
 /// Parses a Dockerfile; `file` names it in diagnostics.
 pub fn parse_named(file: &str, source: &str) -> Result<Dockerfile, ParseError> {
-    let syntax = syntax::parse_syntax(file, source)?;
-    let mut instructions = Vec::with_capacity(syntax.nodes.len());
+    let mut syntax = syntax::parse_syntax(file, source)?;
+    let nodes = syntax.take_nodes();
+    let mut instructions = Vec::with_capacity(nodes.len());
     let mut seen_from = false;
-    for node in &syntax.nodes {
+    for node in nodes {
         let i = instruction::parse_instruction(node).map_err(|e| {
             let err = ParseError::new(e.kind, file, source, e.span);
             match e.help {
@@ -88,7 +90,7 @@ pub fn parse_named(file: &str, source: &str) -> Result<Dockerfile, ParseError> {
 impl Dockerfile {
     /// BuildKit's `Node.Dump()` of the parser tree (the format of its `result` test files).
     pub fn dump(&self) -> String {
-        self.syntax.dump()
+        syntax::dump_root(self.instructions.iter().map(Instruction::dump))
     }
 
     /// The source rebuilt from the tree; equals the input byte for byte.
@@ -116,9 +118,10 @@ impl Dockerfile {
         self.syntax.escape
     }
 
-    /// The parser layer underneath.
-    pub fn syntax(&self) -> &SyntaxTree {
-        &self.syntax
+    /// The lossless partition of the source into directives, comments, blank lines and instructions
+    /// (an [`syntax::ElementKind::Instruction`] indexes [`Dockerfile::instructions`]).
+    pub fn elements(&self) -> &[syntax::Element] {
+        &self.syntax.elements
     }
 
     /// Expands `instruction`'s values the way BuildKit's dispatcher does, with `env` (the stage's

@@ -1,6 +1,8 @@
 //! `RUN --mount` and `RUN --device` values ([`Mount`], [`Device`]): BuildKit's `parseMount` and
 //! `ParseDevice`, with their CSV field splitting (`go-csvvalue`), defaults and messages.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::flags::suggest;
@@ -115,7 +117,7 @@ impl From<ShellError> for MountError {
 }
 
 /// `go-csvvalue`'s `Fields`: one CSV record with `"` quoting.
-fn csv_fields(line: &str) -> Result<Vec<String>, String> {
+fn csv_fields(line: &str) -> Result<Vec<Cow<'_, str>>, String> {
     let line = line.strip_suffix("\r\n").or_else(|| line.strip_suffix('\n')).unwrap_or(line);
     if line.is_empty() {
         return Err("EOF".into());
@@ -123,7 +125,7 @@ fn csv_fields(line: &str) -> Result<Vec<String>, String> {
     let err = |pos: usize, what: &str| format!("parse error on line 1, column {}: {what}", pos + 1);
     const BARE: &str = "bare \" in non-quoted-field";
     const QUOTE: &str = "extraneous or missing \" in quoted-field";
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<Cow<'_, str>> = Vec::new();
     let mut rest = line;
     let mut pos = 0;
     loop {
@@ -135,7 +137,7 @@ fn csv_fields(line: &str) -> Result<Vec<String>, String> {
             if let Some(j) = field.find('"') {
                 return Err(err(pos + j, BARE));
             }
-            out.push(field.to_owned());
+            out.push(Cow::Borrowed(field));
             match more {
                 Some(i) => {
                     rest = &rest[i + 1..];
@@ -158,12 +160,12 @@ fn csv_fields(line: &str) -> Result<Vec<String>, String> {
                 rest = &rest[1..];
                 pos += 1;
             } else if rest.starts_with(',') {
-                out.push(field);
+                out.push(Cow::Owned(field));
                 rest = &rest[1..];
                 pos += 1;
                 break;
             } else if rest.is_empty() {
-                out.push(field);
+                out.push(Cow::Owned(field));
                 return Ok(out);
             } else {
                 return Err(err(pos - 1, QUOTE));
@@ -438,7 +440,7 @@ impl Device {
                 if field.eq_ignore_ascii_case("required") {
                     d.required = true;
                 } else if d.name.is_empty() {
-                    d.name = field.clone();
+                    d.name = field.to_string();
                 } else {
                     return Err(MountError::new(format!("invalid field '{field}' must be a key=value pair")));
                 }
@@ -456,7 +458,7 @@ impl Device {
                     d.required = parse_bool(value)
                         .ok_or_else(|| MountError::new(format!("invalid value for {key}: {value}")))?;
                 }
-                _ if d.name.is_empty() => d.name = field.clone(),
+                _ if d.name.is_empty() => d.name = field.to_string(),
                 _ => {
                     return Err(MountError::suggest(
                         format!("unexpected key '{key}' in '{field}'"),

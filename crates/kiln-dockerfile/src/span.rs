@@ -40,6 +40,8 @@ impl Span {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineIndex {
     starts: Vec<usize>,
+    /// Whether the whole source is ASCII (columns are then byte offsets).
+    ascii: bool,
 }
 
 impl LineIndex {
@@ -47,8 +49,13 @@ impl LineIndex {
     pub fn new(source: &str) -> Self {
         let mut starts = Vec::with_capacity(source.len() / 32 + 1);
         starts.push(0);
-        starts.extend(source.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
-        LineIndex { starts }
+        starts.extend(memchr::memchr_iter(b'\n', source.as_bytes()).map(|i| i + 1));
+        LineIndex { starts, ascii: source.is_ascii() }
+    }
+
+    /// Byte offsets of the line starts (the first is 0; a text ending in `\n` has an empty last line).
+    pub fn starts(&self) -> &[usize] {
+        &self.starts
     }
 
     /// 1-based line and column (in characters) of byte `offset` in `source`.
@@ -56,7 +63,31 @@ impl LineIndex {
         let offset = offset.min(source.len());
         let line = self.starts.partition_point(|&s| s <= offset).max(1);
         let start = self.starts[line - 1];
-        let col = source.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
+        let col = if self.ascii {
+            offset - start
+        } else {
+            source.get(start..offset).map_or(offset - start, |s| s.chars().count())
+        } + 1;
+        (to_u32(line), to_u32(col))
+    }
+
+    /// Like [`Self::position`], starting the line search at `hint` (the line of the previous lookup), which
+    /// makes lookups in increasing order O(1); updates the hint.
+    pub fn position_from(&self, source: &str, offset: usize, hint: &mut usize) -> (u32, u32) {
+        let offset = offset.min(source.len());
+        let h = (*hint).min(self.starts.len() - 1);
+        let line = if self.starts[h] <= offset && self.starts.get(h + 1).is_none_or(|&n| n > offset) {
+            h + 1
+        } else {
+            self.starts.partition_point(|&s| s <= offset).max(1)
+        };
+        *hint = line - 1;
+        let start = self.starts[line - 1];
+        let col = if self.ascii {
+            offset - start
+        } else {
+            source.get(start..offset).map_or(offset - start, |s| s.chars().count())
+        } + 1;
         (to_u32(line), to_u32(col))
     }
 

@@ -39,14 +39,23 @@ pub struct Token {
 pub struct Flag {
     /// The flag as BuildKit keeps it: quotes removed, escapes applied, e.g. `--from=build`.
     pub raw: String,
-    /// The name without dashes, e.g. `from`.
-    pub name: String,
-    /// The value after the first `=`, if there is one.
-    pub value: Option<String>,
     /// The whole flag word in the source.
     pub span: Span,
     /// The value part in the source (after the first `=`); empty at the end of the flag when there is none.
     pub value_span: Span,
+}
+
+impl Flag {
+    /// The name without dashes, e.g. `from`.
+    pub fn name(&self) -> &str {
+        let n = self.raw.split_once('=').map_or(self.raw.as_str(), |(n, _)| n);
+        n.strip_prefix("--").unwrap_or(n)
+    }
+
+    /// The value after the first `=`, if there is one.
+    pub fn value(&self) -> Option<&str> {
+        self.raw.split_once('=').map(|(_, v)| v)
+    }
 }
 
 /// A heredoc attached to an instruction (`<<EOF` … `EOF`).
@@ -105,6 +114,9 @@ pub struct Node {
     pub start_line: u32,
     /// 1-based last line consumed (continuation lines, comment lines and heredocs included).
     pub end_line: u32,
+    /// The instruction the keyword names (upper case), `None` when unknown.
+    #[serde(skip)]
+    pub(crate) kind: Option<&'static str>,
 }
 
 impl Node {
@@ -113,34 +125,66 @@ impl Node {
             Some(child) if self.keyword.value.eq_ignore_ascii_case("onbuild") => child,
             _ => self,
         };
-        let kw = node.keyword.value.to_lowercase();
-        matches!(kw.as_str(), "add" | "copy" | "run") && !node.json
+        matches!(node.kind, Some("ADD" | "COPY" | "RUN")) && !node.json
     }
 
     /// BuildKit's `Node.Dump()` of this instruction.
     pub fn dump(&self) -> String {
-        let mut s = self.keyword.value.to_lowercase();
-        if !self.flags.is_empty() {
-            s.push_str(" [");
-            for (i, f) in self.flags.iter().enumerate() {
-                if i > 0 {
-                    s.push(' ');
-                }
-                go_quote(&f.raw, &mut s);
-            }
-            s.push(']');
-        }
-        for a in &self.args {
-            s.push(' ');
-            go_quote(&a.value, &mut s);
-        }
-        if let Some(child) = &self.onbuild {
-            s.push_str(" (");
-            s.push_str(&child.dump());
-            s.push(')');
-        }
-        trim_space(&s).to_owned()
+        dump_instruction(&self.keyword, &self.flags, &self.args, self.onbuild.as_ref().map(|c| c.dump()))
     }
+}
+
+/// The instruction a keyword names (Unicode case-insensitively, as Go's `strings.ToLower` compares), as
+/// its upper-case name; `None` for an unknown keyword.
+pub(crate) fn keyword_kind(keyword: &str) -> Option<&'static str> {
+    let names = crate::instruction::INSTRUCTIONS;
+    if keyword.is_ascii() {
+        return names.iter().copied().find(|n| n.eq_ignore_ascii_case(keyword));
+    }
+    let lower = keyword.to_lowercase();
+    names.iter().copied().find(|n| n.eq_ignore_ascii_case(&lower))
+}
+
+/// BuildKit's `Node.Dump()` of one instruction: lower-cased keyword, `%q` flags, quoted arguments and
+/// the nested ONBUILD instruction in parentheses.
+pub(crate) fn dump_instruction(
+    keyword: &Token,
+    flags: &[Flag],
+    args: &[Token],
+    child: Option<String>,
+) -> String {
+    let mut s = keyword.value.to_lowercase();
+    if !flags.is_empty() {
+        s.push_str(" [");
+        for (i, f) in flags.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            go_quote(&f.raw, &mut s);
+        }
+        s.push(']');
+    }
+    for a in args {
+        s.push(' ');
+        go_quote(&a.value, &mut s);
+    }
+    if let Some(child) = child {
+        s.push_str(" (");
+        s.push_str(&child);
+        s.push(')');
+    }
+    trim_space(&s).to_owned()
+}
+
+/// BuildKit's root dump: `(instruction)` lines, trimmed.
+pub(crate) fn dump_root(lines: impl Iterator<Item = String>) -> String {
+    let mut s = String::new();
+    for l in lines {
+        s.push('(');
+        s.push_str(&l);
+        s.push_str(")\n");
+    }
+    trim_space(&s).to_owned()
 }
 
 /// A parser directive (`# syntax=`, `# escape=`, `# check=`).
@@ -224,13 +268,7 @@ pub struct SyntaxTree {
 impl SyntaxTree {
     /// BuildKit's `Node.Dump()` of the root: one `(instruction …)` per line, trimmed.
     pub fn dump(&self) -> String {
-        let mut s = String::new();
-        for n in &self.nodes {
-            s.push('(');
-            s.push_str(&n.dump());
-            s.push_str(")\n");
-        }
-        trim_space(&s).to_owned()
+        dump_root(self.nodes.iter().map(Node::dump))
     }
 
     /// The source rebuilt from the elements; equals the input byte for byte.
@@ -250,6 +288,11 @@ impl SyntaxTree {
     /// The file name used in diagnostics.
     pub fn file(&self) -> &str {
         &self.file
+    }
+
+    /// Moves the instructions out, leaving the rest (for the typed layer, which owns them from then on).
+    pub(crate) fn take_nodes(&mut self) -> Vec<Node> {
+        std::mem::take(&mut self.nodes)
     }
 }
 
@@ -368,15 +411,21 @@ struct Parser<'a> {
     escape: char,
     directives: Directives,
     dparser: DirectiveParser,
+    /// The line of the last span computed (spans are made mostly in source order).
+    hint: std::cell::Cell<usize>,
 }
 
 impl<'a> Parser<'a> {
     fn new(file: &'a str, src: &'a str) -> Self {
-        let mut lines = Vec::with_capacity(src.len() / 32 + 1);
+        let index = LineIndex::new(src);
+        let starts = index.starts();
+        let mut lines = Vec::with_capacity(starts.len());
         let mut too_long = false;
-        let mut pos = 0;
-        while pos < src.len() {
-            let end = src[pos..].find('\n').map_or(src.len(), |i| pos + i + 1);
+        for (k, &pos) in starts.iter().enumerate() {
+            if pos >= src.len() {
+                break;
+            }
+            let end = starts.get(k + 1).copied().unwrap_or(src.len());
             let len = end - pos;
             let terminated = src.as_bytes()[end - 1] == b'\n';
             if len > MAX_LINE || (!terminated && len >= MAX_LINE) {
@@ -384,22 +433,25 @@ impl<'a> Parser<'a> {
                 break;
             }
             lines.push((pos, end));
-            pos = end;
         }
         Parser {
             file,
             src,
-            index: LineIndex::new(src),
+            index,
             lines,
             too_long,
             escape: '\\',
             directives: Directives::default(),
             dparser: DirectiveParser::default(),
+            hint: std::cell::Cell::new(0),
         }
     }
 
     fn span(&self, r: Range<usize>) -> Span {
-        self.index.span(self.src, r)
+        let mut hint = self.hint.get();
+        let (line, col) = self.index.position_from(self.src, r.start, &mut hint);
+        self.hint.set(hint);
+        Span { start: r.start, end: r.end, line, col }
     }
 
     fn error(&self, kind: ErrorKind, r: Range<usize>) -> ParseError {
@@ -424,9 +476,10 @@ impl<'a> Parser<'a> {
     }
 
     fn run(mut self) -> Result<SyntaxTree, ParseError> {
-        let mut nodes: Vec<Node> = Vec::new();
+        let mut nodes: Vec<Node> = Vec::with_capacity(self.lines.len() / 2 + 1);
         let mut comments_all: Vec<Comment> = Vec::new();
-        let mut elements: Vec<Element> = Vec::new();
+        let mut elements: Vec<Element> = Vec::with_capacity(self.lines.len());
+        let mut logical = Logical::default();
         let mut warnings = Vec::new();
         let mut prev_comments: Vec<String> = Vec::new();
         let mut i = 0;
@@ -490,7 +543,8 @@ impl<'a> Parser<'a> {
                 i += 1;
                 continue;
             }
-            let mut logical = Logical::default();
+            logical.text.clear();
+            logical.segments.clear();
             logical.push(self.src, first);
             let mut empty_lines = Vec::new();
             let mut j = i + 1;
@@ -519,7 +573,7 @@ impl<'a> Parser<'a> {
             let last_line = j - 1;
             let start_line = self.span(ls..ls).line;
             let mut end_line = self.span(self.lines[last_line].0..self.lines[last_line].0).line;
-            let text = logical.text.clone();
+            let text = logical.text.as_str();
             if !empty_lines.is_empty() {
                 let last = self.line_content(last_line);
                 warnings.push(Warning {
@@ -532,13 +586,13 @@ impl<'a> Parser<'a> {
             }
             let instr_range = token.start..self.line_content(last_line).end;
             let mut node = self
-                .node_from_line(&text, 0..text.len(), &logical, std::mem::take(&mut prev_comments))
+                .node_from_line(text, 0..text.len(), &logical, std::mem::take(&mut prev_comments))
                 .map_err(|(k, r)| {
                     self.error(k, if r.is_empty() { instr_range.clone() } else { logical.map(r) })
                 })?;
             let mut content_end = self.line_content(last_line).end;
             if node.can_contain_heredoc() && text.contains("<<") {
-                let heads = heredocs_from_line(&text)
+                let heads = heredocs_from_line(text)
                     .map_err(|m| self.error(ErrorKind::InvalidHeredoc(m), instr_range.clone()))?;
                 for h in heads {
                     let body_start = self.lines.get(j).map_or(self.src.len(), |l| l.0);
@@ -621,13 +675,12 @@ impl<'a> Parser<'a> {
         let line = &text[range.clone()];
         let trimmed = trim_space(line);
         let t0 = range.start + (line.len() - line.trim_start_matches(words::is_space).len());
-        let pieces = split_re_ws(trimmed, Some(2));
-        let kw = pieces[0].clone();
+        let (kw, rest_piece) = words::split_first_re_ws(trimmed);
         let keyword =
             Token { value: trimmed[kw.clone()].to_owned(), span: self.map(logical, shift(&kw, t0)) };
         let mut flags = Vec::new();
         let mut args_range = t0 + trimmed.len()..t0 + trimmed.len();
-        if let Some(rest) = pieces.get(1) {
+        if let Some(rest) = &rest_piece {
             let rest_text = &trimmed[rest.clone()];
             let rest_off = t0 + rest.start;
             let (after, words) = extract_flags(rest_text, self.escape);
@@ -653,11 +706,13 @@ impl<'a> Parser<'a> {
             span: self.map(logical, range.clone()),
             start_line: 0,
             end_line: 0,
+            kind: None,
         };
         let tok = |w: Word| Token { value: w.value, span: self.map(logical, shift(&w.range, a0)) };
-        let lower = node.keyword.value.to_lowercase();
-        match lower.as_str() {
-            "add" | "copy" | "volume" => match parse_json_array(args_text) {
+        let kind = keyword_kind(&node.keyword.value);
+        node.kind = kind;
+        match kind.unwrap_or_default() {
+            "ADD" | "COPY" | "VOLUME" => match parse_json_array(args_text) {
                 Json::Strings(ws) => {
                     node.json = true;
                     node.args = ws.into_iter().map(tok).collect();
@@ -665,15 +720,14 @@ impl<'a> Parser<'a> {
                 Json::NotStrings => return Err((ErrorKind::NotStringArray, args_range)),
                 Json::Invalid => node.args = whitespace_words(args_text).into_iter().map(tok).collect(),
             },
-            "run" | "cmd" | "entrypoint" | "shell" => {
+            "RUN" | "CMD" | "ENTRYPOINT" | "SHELL" => {
                 let (json, ws) = maybe_json(args_text).map_err(|k| (k, args_range.clone()))?;
                 node.json = json;
                 node.args = ws.into_iter().map(tok).collect();
             }
-            "from" | "expose" => node.args = whitespace_words(args_text).into_iter().map(tok).collect(),
-            "arg" => node.args = parse_words(args_text, self.escape).into_iter().map(tok).collect(),
-            "env" | "label" => {
-                let key = if lower == "env" { "ENV" } else { "LABEL" };
+            "FROM" | "EXPOSE" => node.args = whitespace_words(args_text).into_iter().map(tok).collect(),
+            "ARG" => node.args = parse_words(args_text, self.escape).into_iter().map(tok).collect(),
+            key @ ("ENV" | "LABEL") => {
                 node.args = self
                     .name_val(args_text, key)
                     .map_err(|k| (k, args_range.clone()))?
@@ -681,12 +735,12 @@ impl<'a> Parser<'a> {
                     .map(tok)
                     .collect();
             }
-            "maintainer" | "user" | "workdir" | "stopsignal" => {
+            "MAINTAINER" | "USER" | "WORKDIR" | "STOPSIGNAL" => {
                 if !args_text.is_empty() {
                     node.args.push(tok(Word { value: args_text.to_owned(), range: 0..args_text.len() }));
                 }
             }
-            "healthcheck" => {
+            "HEALTHCHECK" => {
                 let sep = args_text.find(words::is_space).unwrap_or(args_text.len());
                 if sep > 0 {
                     let next = args_text.len() - args_text[sep..].trim_start_matches(words::is_space).len();
@@ -698,7 +752,7 @@ impl<'a> Parser<'a> {
                     );
                 }
             }
-            "onbuild" => {
+            "ONBUILD" => {
                 if !args_text.is_empty() {
                     let child = self.node_from_line(text, args_range.clone(), logical, Vec::new())?;
                     node.onbuild = Some(Box::new(child));
@@ -716,22 +770,11 @@ impl<'a> Parser<'a> {
     fn flag(&self, w: Word, off: usize, text: &str, logical: &Logical) -> Flag {
         let range = shift(&w.range, off);
         let raw_text = &text[range.clone()];
-        let (name, value) = match w.value.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_owned())),
-            None => (w.value.as_str(), None),
-        };
-        let name = name.strip_prefix("--").unwrap_or(name).to_owned();
         let value_range = match raw_text.find('=') {
             Some(i) => range.start + i + 1..range.end,
             None => range.end..range.end,
         };
-        Flag {
-            name,
-            value,
-            span: self.map(logical, range),
-            value_span: self.map(logical, value_range),
-            raw: w.value,
-        }
+        Flag { span: self.map(logical, range), value_span: self.map(logical, value_range), raw: w.value }
     }
 
     /// BuildKit's `parseNameVal` for ENV and LABEL: `key`, `value`, separator triples.

@@ -57,6 +57,15 @@ pub(crate) fn split_re_ws(s: &str, limit: Option<usize>) -> Vec<Range<usize>> {
     out
 }
 
+/// `reWhitespace.Split(s, 2)`: the first piece and, if there is whitespace, the rest after it.
+pub(crate) fn split_first_re_ws(s: &str) -> (Range<usize>, Option<Range<usize>>) {
+    let b = s.as_bytes();
+    let is_ws = |c: u8| matches!(c, b'\t' | 0x0b | 0x0c | b'\r' | b' ');
+    let Some(i) = b.iter().position(|c| is_ws(*c)) else { return (0..s.len(), None) };
+    let j = b[i..].iter().position(|c| !is_ws(*c)).map_or(s.len(), |k| i + k);
+    (0..i, Some(j..s.len()))
+}
+
 /// BuildKit's `extractBuilderFlags`: leading `--words` of `line`. Returns the offset where the rest starts
 /// and the flags with quotes removed and escapes applied. A bare `--` ends the flags and is dropped.
 pub(crate) fn extract_flags(line: &str, escape: char) -> (usize, Vec<Word>) {
@@ -72,7 +81,23 @@ pub(crate) fn extract_flags(line: &str, escape: char) -> (usize, Vec<Word>) {
         if !line[start..].starts_with("--") {
             return (start, words);
         }
-        let mut buf = String::new();
+        // Fast path: a word without quotes or escapes is its own value.
+        let raw_end = line[start..].find(is_space).map_or(line.len(), |i| start + i);
+        let raw = &line[start..raw_end];
+        if !raw.contains(['\'', '"', escape]) {
+            while chars.peek().is_some_and(|(i, _)| *i < raw_end) {
+                chars.next();
+            }
+            if raw == "--" {
+                return (raw_end, words);
+            }
+            words.push(Word { value: raw.to_owned(), range: start..raw_end });
+            if raw_end == line.len() {
+                return (line.len(), words);
+            }
+            continue;
+        }
+        let mut buf = String::with_capacity((line.len() - start).min(64));
         let mut blank_ok = false;
         let mut quote: Option<char> = None;
         let mut end = line.len();
@@ -131,6 +156,8 @@ pub(crate) fn extract_flags(line: &str, escape: char) -> (usize, Vec<Word>) {
 /// BuildKit's `parseWords`: shell-like words split on whitespace outside quotes; quotes and escape
 /// characters stay in the word (an escape at the very end of the input is dropped).
 pub(crate) fn parse_words(rest: &str, escape: char) -> Vec<Word> {
+    // Every character stays in its word except an escape token that ends the input, so each word is a
+    // slice of `rest` (minus that escape).
     let mut words = Vec::new();
     let mut chars = rest.char_indices().peekable();
     loop {
@@ -139,10 +166,10 @@ pub(crate) fn parse_words(rest: &str, escape: char) -> Vec<Word> {
             chars.next();
             continue;
         }
-        let mut buf = String::new();
         let mut blank_ok = false;
         let mut quote: Option<char> = None;
         let mut end = rest.len();
+        let mut dropped_escape = false;
         while let Some((i, c)) = chars.next() {
             match quote {
                 None => {
@@ -154,35 +181,23 @@ pub(crate) fn parse_words(rest: &str, escape: char) -> Vec<Word> {
                         quote = Some(c);
                         blank_ok = true;
                     }
-                    if c == escape {
-                        if let Some((_, n)) = chars.next() {
-                            buf.push(c);
-                            buf.push(n);
-                        }
-                        continue;
+                    if c == escape && chars.next().is_none() {
+                        dropped_escape = true;
                     }
-                    buf.push(c);
                 }
                 Some(q) => {
                     if c == q {
                         quote = None;
                     }
-                    if c == escape && q != '\'' {
-                        match chars.next() {
-                            Some((_, n)) => {
-                                buf.push(c);
-                                buf.push(n);
-                            }
-                            None => quote = None,
-                        }
-                        continue;
+                    if c == escape && q != '\'' && chars.next().is_none() {
+                        dropped_escape = true;
                     }
-                    buf.push(c);
                 }
             }
         }
-        if blank_ok || !buf.is_empty() {
-            words.push(Word { value: buf, range: start..end });
+        let value = if dropped_escape { &rest[start..end - escape.len_utf8()] } else { &rest[start..end] };
+        if blank_ok || !value.is_empty() {
+            words.push(Word { value: value.to_owned(), range: start..end });
         }
         if end == rest.len() {
             return words;

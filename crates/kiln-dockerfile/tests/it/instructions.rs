@@ -46,9 +46,10 @@ fn run_flags_and_forms() {
     assert_eq!((r.network, r.security), (Network::None, Security::Insecure));
     assert_eq!(r.command, CommandLine::Shell("echo hi".into()));
     assert_eq!(r.mounts.len(), 2);
-    let m0 = r.mounts[0].mount.as_ref().unwrap();
+    assert!(r.mounts[0].mount.is_none(), "mounts are resolved at expansion, as in BuildKit");
+    let m0 = r.mounts[0].parse_unexpanded().unwrap();
     assert_eq!((m0.kind, m0.read_only, m0.target.as_str()), (MountType::Cache, false, "/c"));
-    assert_eq!(r.mounts[1].mount.as_ref().unwrap().from, "x");
+    assert_eq!(r.mounts[1].parse_unexpanded().unwrap().from, "x");
     let Command::Run(r) = one("RUN [\"/bin/echo\", \"a b\"]") else { panic!() };
     assert_eq!(r.command, CommandLine::Exec(vec!["/bin/echo".into(), "a b".into()]));
     assert_eq!((r.network, r.security), (Network::Default, Security::Sandbox));
