@@ -4,3 +4,4 @@
 mod conformance;
 mod expansion;
 mod instructions;
+mod roundtrip;
