@@ -2,9 +2,12 @@
 //! library call and renders the result. A module over ~150 lines is a missing library function.
 
 mod change;
+mod context;
+mod diagnostic;
 mod image;
 mod inspect;
 mod parse;
+mod plan;
 mod render;
 mod transfer;
 
@@ -26,6 +29,11 @@ pub(crate) struct Global {
 pub(crate) enum Command {
     /// Parse a Dockerfile and print its syntax tree (JSON) or BuildKit's parser dump.
     Parse(parse::Args),
+    /// Print the stage graph a build would run: stages in build order, bases, dependencies, pruned stages.
+    Plan(plan::Args),
+    /// Inspect a build context: what a build would send and why a path is in or out.
+    #[command(subcommand)]
+    Context(context::Command),
     /// List the images in the store.
     Images(image::ImagesArgs),
     /// Give an image another name.
@@ -62,6 +70,8 @@ pub(crate) fn open_store(global: &Global) -> anyhow::Result<kiln_store::Store> {
 pub(crate) fn run(command: Command, global: &Global) -> anyhow::Result<Outcome> {
     match command {
         Command::Parse(args) => parse::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Context(command) => context::run(command),
         Command::Images(args) => image::images(args, global),
         Command::Tag(args) => image::tag(args, global),
         Command::Rmi(args) => image::rmi(args, global),
