@@ -23,6 +23,7 @@ pub struct Context {
     root: PathBuf,
     ignore: DockerIgnore,
     ignore_file: Option<PathBuf>,
+    keep_owners: bool,
     /// File content digests computed by this process, by memo key (in front of the caller's memo).
     pub(crate) hashed: Mutex<HashMap<MemoKey, Digest>>,
     /// The extracted copy of a tarball context, removed when the context is dropped.
@@ -68,6 +69,21 @@ impl Context {
         Context::with_ignore_file(name, root, ignore_file, None)
     }
 
+    /// A root filesystem read by `COPY --from=<stage|image>` or `RUN --mount from=` (a stage's or image's
+    /// unpacked or mounted tree, `name` naming it in errors): no ignore file, and owners are kept, since
+    /// only a client's context has them reset.
+    pub fn from_rootfs(name: &str, dir: &Path) -> Result<Context> {
+        let root = canonical_dir(dir)?;
+        let mut ctx = Context::new(name.to_owned(), root, DockerIgnore::default(), None, None);
+        ctx.keep_owners = true;
+        Ok(ctx)
+    }
+
+    /// Whether entries report their files' owners (a root filesystem) rather than root (a client's context).
+    pub fn keeps_owners(&self) -> bool {
+        self.keep_owners
+    }
+
     /// A context over `dir` with explicit patterns instead of an ignore file.
     pub fn with_ignore(dir: &Path, ignore: DockerIgnore) -> Result<Context> {
         let root = canonical_dir(dir)?;
@@ -97,7 +113,15 @@ impl Context {
         ignore_file: Option<PathBuf>,
         extracted: Option<TempDir>,
     ) -> Context {
-        Context { name, root, ignore, ignore_file, hashed: Mutex::new(HashMap::new()), _extracted: extracted }
+        Context {
+            name,
+            root,
+            ignore,
+            ignore_file,
+            keep_owners: false,
+            hashed: Mutex::new(HashMap::new()),
+            _extracted: extracted,
+        }
     }
 
     /// `context` for the main context, else the named context's name (used in messages).
@@ -133,7 +157,7 @@ impl Context {
     }
 
     pub(crate) fn walker(&self) -> Walker<'_> {
-        Walker { root: &self.root, ignore: &self.ignore }
+        Walker { root: &self.root, ignore: &self.ignore, keep_owners: self.keep_owners }
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! - Making one: [`Context::from_dir`] (with `<Dockerfile>.dockerignore` taking precedence over
 //!   `.dockerignore`, [`ignore_file_for`]), [`Context::named`] for `--build-context NAME=DIR`,
-//!   [`Context::from_tar`] for plain, gzip or zstd tarballs extracted safely.
+//!   [`Context::from_tar`] for plain, gzip or zstd tarballs extracted safely, [`Context::from_rootfs`] for a
+//!   stage's or image's filesystem read by `COPY --from` (same selection rules, owners kept).
 //! - Reading it: a parallel walker ([`Context::entries`]) that skips excluded directories entirely when no
 //!   exception pattern can re-include something inside them, and lists symlinks without following them.
 //! - COPY/ADD sources: [`Context::select`] with BuildKit's rules (Go `filepath.Match` wildcards, directory

@@ -198,8 +198,8 @@ impl Context {
     fn match_entries(&self, path: String, resolved: String, filters: &Filters<'_>) -> Result<Match> {
         let host = self.host(&resolved);
         let meta = std::fs::symlink_metadata(&host).map_err(io_err(&host))?;
-        let top =
-            Entry::from_metadata(resolved.clone(), &meta, &host)?.ok_or_else(|| self.not_found(&path))?;
+        let top = Entry::from_metadata(resolved.clone(), &meta, &host, self.keeps_owners())?
+            .ok_or_else(|| self.not_found(&path))?;
         let mut entries = vec![SelectedEntry { rel: String::new(), entry: top }];
         if meta.is_dir() {
             let below = self.walker().walk(&resolved, None)?.entries;

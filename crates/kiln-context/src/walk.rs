@@ -59,9 +59,10 @@ pub struct Entry {
     pub mode: u32,
     /// Size in bytes of a regular file (0 for anything else).
     pub size: u64,
-    /// Owner as the build sees it: always 0, because BuildKit's context transfer resets owners to root.
+    /// Owner as the build sees it: 0 in a client's context (BuildKit's context transfer resets owners to
+    /// root), the file's owner in a root filesystem ([`crate::Context::from_rootfs`]).
     pub uid: u32,
-    /// Group as the build sees it: always 0 (see `uid`).
+    /// Group as the build sees it (see `uid`).
     pub gid: u32,
     #[serde(skip)]
     pub(crate) stat: Stat,
@@ -79,7 +80,13 @@ pub(crate) struct Stat {
 
 impl Entry {
     /// The entry for `path` (context-relative) from its `lstat` metadata; `None` for a socket.
-    pub(crate) fn from_metadata(path: String, meta: &Metadata, host: &Path) -> Result<Option<Entry>> {
+    /// `keep_owners`: report the file's owner (a root filesystem) instead of root (a client's context).
+    pub(crate) fn from_metadata(
+        path: String,
+        meta: &Metadata,
+        host: &Path,
+        keep_owners: bool,
+    ) -> Result<Option<Entry>> {
         let ft = meta.file_type();
         let kind = if ft.is_file() {
             EntryKind::File
@@ -104,8 +111,8 @@ impl Entry {
             path,
             kind,
             mode: meta.mode() & 0o7777,
-            uid: 0,
-            gid: 0,
+            uid: if keep_owners { meta.uid() } else { 0 },
+            gid: if keep_owners { meta.gid() } else { 0 },
             stat: Stat {
                 dev: meta.dev(),
                 ino: meta.ino(),
@@ -150,6 +157,7 @@ impl WalkOutput {
 pub(crate) struct Walker<'a> {
     pub(crate) root: &'a Path,
     pub(crate) ignore: &'a DockerIgnore,
+    pub(crate) keep_owners: bool,
 }
 
 impl Walker<'_> {
@@ -185,7 +193,7 @@ impl Walker<'_> {
                 dirs.push((path, meta, excluded));
             } else if excluded {
                 out.excluded += 1;
-            } else if let Some(entry) = Entry::from_metadata(path, &meta, &child_host)? {
+            } else if let Some(entry) = Entry::from_metadata(path, &meta, &child_host, self.keep_owners)? {
                 out.entries.push(entry);
             }
         }
@@ -213,7 +221,7 @@ impl Walker<'_> {
                     return Ok(sub);
                 }
                 let host = self.root.join(&path);
-                if let Some(dir) = Entry::from_metadata(path, &meta, &host)? {
+                if let Some(dir) = Entry::from_metadata(path, &meta, &host, self.keep_owners)? {
                     sub.entries.push(dir);
                 }
                 Ok(sub)

@@ -1,5 +1,7 @@
 //! COPY/ADD source selection.
 
+use std::os::unix::fs::MetadataExt;
+
 use kiln_context::{ContextError, EntryKind, Selection, SourceSpec};
 
 use crate::support::Fixture;
@@ -183,4 +185,30 @@ fn parents_keep_paths_relative_to_the_context_or_the_dot_marker() {
     let s =
         ctx.select(&SourceSpec { path: "x".into(), parents: true, excludes: vec!["x/z".into()] }).unwrap();
     assert_eq!(rels(&s, 0), ["", "x", "x/y", "x/y/a.txt", "x/y/b.txt"]);
+}
+
+#[test]
+fn a_root_filesystem_keeps_owners_and_has_no_ignore_file() {
+    let f = tree();
+    f.write(".dockerignore", "a.txt\n");
+    // Give the files an owner other than the test's (possible as root; otherwise they keep the test's).
+    let owned = std::os::unix::fs::lchown(f.join("a.txt"), Some(1234), Some(5678)).is_ok()
+        && std::os::unix::fs::lchown(f.join("b.txt"), Some(1234), Some(5678)).is_ok();
+    let owner = |p: &str| std::fs::symlink_metadata(f.join(p)).map(|m| (m.uid(), m.gid())).unwrap();
+    let rootfs = kiln_context::Context::from_rootfs("builder", f.path()).unwrap();
+    assert!(rootfs.keeps_owners());
+    let e = &rootfs.select(&SourceSpec::new("a.txt")).unwrap().matches[0].entries[0].entry;
+    assert_eq!((e.uid, e.gid), owner("a.txt"));
+    if owned {
+        assert_eq!((e.uid, e.gid), (1234, 5678));
+    }
+    let err = rootfs.select(&SourceSpec::new("/usr/bin/missing")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "failed to calculate checksum of ref builder: \"/usr/bin/missing\": not found"
+    );
+    // The same directory as a client's context: the ignore file applies and owners are root.
+    assert!(f.context().select(&SourceSpec::new("a.txt")).is_err());
+    let e = &f.context().select(&SourceSpec::new("b.txt")).unwrap().matches[0].entries[0].entry;
+    assert_eq!((e.uid, e.gid), (0, 0));
 }
