@@ -91,6 +91,9 @@ pub(crate) fn read_members<R: Read>(
         let (consumed, decoded, sparse) = match event {
             Err(e) => return Err(header_err(&stream, &previous, e.to_string())),
             Ok(ParseEvent::NeedData { min_bytes }) => {
+                // Always ask for more than is buffered: tar-core may request no more than it already has
+                // (while scanning a PAX sparse 1.0 map for a newline), which would otherwise loop forever.
+                let min_bytes = min_bytes.max(stream.available().len() + 1);
                 if min_bytes > MAX_HEADER_CHAIN {
                     let reason = format!("header chain needs {min_bytes} bytes (limit {MAX_HEADER_CHAIN})");
                     return Err(header_err(&stream, &previous, reason));

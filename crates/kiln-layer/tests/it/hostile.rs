@@ -373,3 +373,22 @@ fn sparse_bombs_become_holes_not_disk_usage() {
     assert_eq!(meta.len(), 1 << 40);
     assert!(meta.blocks() * 512 < 1 << 20, "{} blocks allocated", meta.blocks());
 }
+
+#[test]
+fn an_unterminated_pax_sparse_map_is_an_error_not_a_hang() {
+    // Found by fuzzing: the sparse map of a PAX 1.0 sparse member whose last line never ends.
+    let arena = Arena::new();
+    let mut map = b"1\n0\n".to_vec();
+    map.extend_from_slice(&[b'7'; 1500]);
+    let tar = RawTar::new()
+        .pax(&[
+            ("GNU.sparse.major", b"1"),
+            ("GNU.sparse.minor", b"0"),
+            ("GNU.sparse.realsize", b"100"),
+            ("GNU.sparse.name", b"sparse"),
+        ])
+        .file("GNUSparseFile.0/sparse", &map)
+        .end();
+    let err = arena.apply(&tar).unwrap_err();
+    assert!(matches!(err, LayerError::Header { .. }), "{err}");
+}
