@@ -6,7 +6,8 @@ use std::process::Command;
 /// The allowed normal (non-dev) dependencies between kiln crates, from DESIGN.md's table, plus the
 /// departures recorded in the issue notes (kiln-context → kiln-dockerfile for the `.dockerignore` matcher,
 /// and → kiln-oci for `Digest`, the type of its checksums; kiln-store → kiln-layer, as import/export
-/// decompress, hash and compress layers and snapshots unpack them).
+/// decompress, hash and compress layers and snapshots unpack them; kiln-build → kiln-dockerfile, as the
+/// plan's steps are kiln-dockerfile `Instruction`s the engine dispatches on).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("kiln-fs", &[]),
     ("kiln-oci", &[]),
@@ -18,7 +19,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kiln-store", &["oci", "fs", "layer"]),
     ("kiln-registry", &["store", "oci"]),
     ("kiln-sandbox", &["fs"]),
-    ("kiln-build", &["plan", "context", "layer", "store", "sandbox", "oci", "fs"]),
+    ("kiln-build", &["plan", "dockerfile", "context", "layer", "store", "sandbox", "oci", "fs"]),
     ("kiln-analyze", &["layer", "store", "oci"]),
     ("kiln-sbom", &["layer", "store", "oci"]),
     ("kiln-vuln", &["sbom"]),

@@ -1,0 +1,6 @@
+//! Integration tests of kiln-build: real builds as root, from a busybox base image made on the fly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+mod basics;
