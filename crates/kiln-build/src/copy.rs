@@ -21,7 +21,7 @@ use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use kiln_context::{Context, DockerIgnore, EntryKind, Selection, SourceSpec};
+use kiln_context::{Context, EntryKind, Selection, SourceSpec};
 use kiln_dockerfile::instruction::{Add, Copy, SourceContent};
 use kiln_layer::TreeSource;
 use kiln_oci::Digest;
@@ -363,7 +363,7 @@ pub(crate) fn copy_step(
                             &empty
                         }
                     };
-                    let ctx = Context::with_ignore(root, DockerIgnore::default())?;
+                    let ctx = Context::from_rootfs("stage", root)?;
                     let mut dirs = Vec::new();
                     for spec in &specs {
                         let selection = ctx.select(spec)?;

@@ -4,3 +4,7 @@
 mod harness;
 
 mod basics;
+mod copy;
+mod docker;
+mod mounts;
+mod stages;
