@@ -26,7 +26,7 @@ use crate::error::PlanError;
 use crate::graph::{
     ArgBinding, ArgValue, BuildGraph, Input, InputUse, Stage, Step, StepInput, TriggerOrigin, expand_token,
 };
-use crate::mount::mount_from;
+use crate::mount::{mount_from, mount_target};
 
 /// What a build asks for besides the Dockerfile.
 #[derive(Debug, Clone)]
@@ -292,7 +292,7 @@ impl BuildGraph {
                         InputUse::Mount(m) => format!(
                             "cannot mount from stage {:?} to {:?}, stage needs to be defined before current command",
                             input.written,
-                            mount_target(&step.instruction, m)
+                            run_mount_target(&step.instruction, m)
                         ),
                     };
                     return Err(step.file.error_at(message, step.instruction.span).into());
@@ -463,10 +463,7 @@ impl Resolver<'_> {
             }
             Command::Run(r) => {
                 for (k, m) in r.mounts.iter().enumerate() {
-                    let from = match &m.mount {
-                        Some(mount) => mount.from.clone(),
-                        None => mount_from(&m.spec.value).unwrap_or_default(),
-                    };
+                    let from = mount_from(&m.spec.value).unwrap_or_default();
                     if from.is_empty() {
                         continue;
                     }
@@ -596,13 +593,9 @@ fn proxy_env(build_args: &BTreeMap<String, String>) -> Vec<(String, String)> {
 }
 
 /// The `target` of `--mount` number `m` of a RUN, as written (for a message).
-fn mount_target(inst: &Instruction, m: usize) -> String {
+fn run_mount_target(inst: &Instruction, m: usize) -> String {
     let Command::Run(r) = &inst.command else { return String::new() };
-    r.mounts
-        .get(m)
-        .and_then(|mount| mount.mount.as_ref())
-        .map(|mount| mount.target.clone())
-        .unwrap_or_default()
+    r.mounts.get(m).and_then(|mount| mount_target(&mount.spec.value)).unwrap_or_default()
 }
 
 /// Parses an image's ONBUILD trigger on its own, as BuildKit re-parses the expression.
