@@ -74,6 +74,9 @@ impl Reference {
         } else {
             repository.to_owned()
         };
+        if registry.len() + 1 + repository.len() > MAX_NAME_LEN {
+            return Err(err("repository name must not be more than 255 characters"));
+        }
         let tag = match (tag, &digest) {
             (Some(t), _) => Some(t.to_owned()),
             (None, None) => Some("latest".to_owned()),
@@ -268,6 +271,10 @@ mod tests {
         }
         let long = "a".repeat(256);
         assert!(Reference::parse(&long).is_err());
+        // Short as written, too long once normalized to docker.io/library/... (found by fuzzing).
+        let grows = "a".repeat(250);
+        assert!(Reference::parse(&grows).is_err());
+        assert!(Reference::parse(&"a".repeat(237)).is_ok());
     }
 
     #[test]
