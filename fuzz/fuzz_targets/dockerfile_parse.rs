@@ -12,7 +12,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(tree.to_source(), src, "lossless round trip");
     let _ = tree.dump();
     for node in &tree.nodes {
-        for span in std::iter::once(node.span).chain(node.args.iter().map(|a| a.span)).chain(node.flags.iter().map(|f| f.span)) {
+        for span in std::iter::once(node.span)
+            .chain(node.args.iter().map(|a| a.span))
+            .chain(node.flags.iter().map(|f| f.span))
+        {
             assert!(src.get(span.range()).is_some(), "span {span:?} is not a valid range of the source");
         }
     }
