@@ -1,15 +1,11 @@
 //! The compression wrapping of layer blobs: [`decompress`] sniffs gzip/zstd by magic bytes, [`compress`]
 //! produces reproducible gzip (parallel) or zstd, [`diff_id`] hashes the uncompressed stream.
 //!
-//! gzip uses `gzp`'s parallel compressor (like `pigz --independent`): the input is cut into fixed 1 MiB
-//! blocks, each deflated on its own (flate2 on zlib-rs, pure Rust) and ended with a sync flush, so the
-//! output is one ordinary gzip member that depends only on the input and the level, never on the thread
-//! count. (gzp's pigz-style dictionaries between blocks need its `any_zlib` feature, which links C zlib.) Its header has no name and mtime 0
-//! (and OS byte 255), so identical tars give identical blobs. zstd uses libzstd's multithreaded mode with
-//! at least one worker: every worker count ≥ 1 gives the same frames (0 workers would differ).
+//! gzip is kiln's own parallel block compressor ([`crate::gzip`]): output that depends only on the input and
+//! the level, never on the thread count. zstd uses libzstd's multithreaded mode with at least one worker:
+//! every worker count ≥ 1 gives the same frames (0 workers would differ).
 
 use std::io::{self, Read, Write};
-use std::sync::mpsc;
 
 use kiln_oci::{Compression, Digest, Sha256Writer};
 
@@ -21,9 +17,6 @@ const GZIP_DEFAULT_LEVEL: i32 = 6;
 const ZSTD_DEFAULT_LEVEL: i32 = 3;
 /// Copy buffer size for streaming.
 const COPY_BUF: usize = 1 << 20;
-/// gzip block size: each block is deflated independently (see the module doc), so bigger blocks compress
-/// better; 1 MiB keeps the loss against a single stream under about 1% and still feeds every core.
-const GZIP_BLOCK: usize = 1 << 20;
 
 /// How to compress a layer blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +107,8 @@ pub fn compress<R: Read, W: Write>(input: R, out: W, opts: &CompressOptions) -> 
             out
         }
         Compression::Gzip => {
-            gzip(input, out, level_in(opts.level, GZIP_DEFAULT_LEVEL, 0..=9, "gzip")?, threads)?
+            let level = level_in(opts.level, GZIP_DEFAULT_LEVEL, 0..=9, "gzip")?;
+            crate::gzip::gzip(input, out, level.unsigned_abs(), threads)?
         }
         Compression::Zstd => {
             let range = zstd::compression_level_range();
@@ -139,66 +133,6 @@ fn level_in(
         Err(LayerError::Options {
             reason: format!("{name} level {level} is outside {}..={}", range.start(), range.end()),
         })
-    }
-}
-
-/// Parallel, thread-count-independent gzip. gzp's writer thread needs a `Send + 'static` sink, and `out`
-/// is neither, so compressed chunks come back over a channel and are written here, on the caller's thread.
-fn gzip<R: Read, W: Write>(
-    mut input: R,
-    mut out: Sha256Writer<W>,
-    level: i32,
-    threads: usize,
-) -> Result<Sha256Writer<W>, LayerError> {
-    use gzp::ZWriter;
-    use gzp::deflate::Gzip;
-    use gzp::par::compress::{ParCompress, ParCompressBuilder};
-
-    let gz_err =
-        |e: gzp::GzpError| LayerError::Output { what: "compressed layer", source: io::Error::other(e) };
-    let out_err = |source| LayerError::Output { what: "compressed layer", source };
-    // `rx` is declared before `gz` so it outlives it: gzp's Drop finishes the pipeline, which must be able
-    // to send into the channel.
-    let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    let level = u32::try_from(level).unwrap_or(GZIP_DEFAULT_LEVEL as u32);
-    let mut gz: ParCompress<'static, Gzip, ChannelWriter> = ParCompressBuilder::new()
-        .num_threads(threads.max(1))
-        .map_err(gz_err)?
-        .buffer_size(GZIP_BLOCK)
-        .map_err(gz_err)?
-        .compression_level(gzp::Compression::new(level))
-        .from_writer(ChannelWriter(tx));
-    let mut buf = vec![0u8; COPY_BUF];
-    loop {
-        let n = read_input(&mut input, &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        gz.write_all(&buf[..n]).map_err(out_err)?;
-        while let Ok(chunk) = rx.try_recv() {
-            out.write_all(&chunk).map_err(out_err)?;
-        }
-    }
-    drop(gz.finish().map_err(gz_err)?);
-    // The sender is gone with the finished writer, so this ends once everything is written.
-    for chunk in rx {
-        out.write_all(&chunk).map_err(out_err)?;
-    }
-    Ok(out)
-}
-
-/// A `Write` that sends each buffer over a channel.
-struct ChannelWriter(mpsc::Sender<Vec<u8>>);
-
-impl Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .send(buf.to_vec())
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "compressed output closed"))?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 

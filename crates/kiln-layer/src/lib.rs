@@ -19,6 +19,7 @@
 mod apply;
 mod compress;
 mod error;
+mod gzip;
 mod read;
 mod write;
 
