@@ -118,8 +118,12 @@ fn is_url(s: &str) -> bool {
     s.starts_with("http://") || s.starts_with("https://")
 }
 
+/// A git source as BuildKit recognizes the common spellings (`git@host:repo`, `git://`, an http(s) URL
+/// ending in `.git` or with `.git#ref`).
 fn is_git(s: &str) -> bool {
-    s.starts_with("git@") || s.ends_with(".git") || s.starts_with("git://") || s.contains(".git#")
+    s.starts_with("git@")
+        || s.starts_with("git://")
+        || is_url(s) && (s.ends_with(".git") || s.contains(".git#"))
 }
 
 /// Where COPY sources are read from.
@@ -209,13 +213,16 @@ pub(crate) fn copy_step(
         Digest::parse(c).map_err(|e| BuildError::Invalid(format!("invalid checksum {c:?}: {e}")))?;
     }
     for s in &f.sources {
+        if is_git(s) {
+            if !f.is_add {
+                return Err(BuildError::Invalid("source can't be a git ref for COPY".into()));
+            }
+            return Err(BuildError::Invalid(format!(
+                "ADD of git repositories ({s}) is not supported by kiln yet"
+            )));
+        }
         if is_url(s) && !f.is_add {
             return Err(BuildError::Invalid("source can't be a URL for COPY".into()));
-        }
-        if f.is_add && is_git(s) && !is_url(s) || f.is_add && s.contains(".git#") {
-            return Err(BuildError::Invalid(format!(
-                "ADD of git repositories ({s}) is not supported by kiln"
-            )));
         }
     }
     let workdir = state.workdir();

@@ -19,6 +19,7 @@
 //! - Progress is a stream of [`BuildEvent`]s to an [`EventSink`]; the engine never prints.
 //! - Results leave the store through [`export`] (OCI layout or archive, docker-archive, a flattened
 //!   rootfs directory or tarball).
+//! - [`prepare`] is the `docker build`-shaped front door: flags as typed ([`BuildSettings`]) to a request.
 
 mod archive;
 mod base;
@@ -30,6 +31,7 @@ mod error;
 mod events;
 mod fetch;
 mod history;
+mod invoke;
 mod key;
 mod mounts;
 mod output;
@@ -43,5 +45,6 @@ pub use base::{BaseImageError, BaseImages, PullPolicy, ResolvedImage, StoreImage
 pub use engine::{CancelHandle, Engine};
 pub use error::{BuildError, OUTPUT_TAIL_LINES, RunFailure, StepLocation};
 pub use events::{BuildEvent, CollectEvents, EventSink, NoEvents, StepInfo, StepKind};
+pub use invoke::{BuildSettings, ContextSource, Prepared, parse_output, parse_secret, parse_ssh, prepare};
 pub use output::{Output, export};
 pub use request::{BuildOutput, BuildRequest, NetworkMode, Secret, StepReport};

@@ -1,6 +1,7 @@
 //! The subcommands: one module each, holding its clap arguments and a `run` that resolves them into a
 //! library call and renders the result. A module over ~150 lines is a missing library function.
 
+mod build;
 mod change;
 mod context;
 mod diagnostic;
@@ -8,6 +9,7 @@ mod image;
 mod inspect;
 mod parse;
 mod plan;
+mod progress;
 mod render;
 mod transfer;
 
@@ -27,6 +29,8 @@ pub(crate) struct Global {
 /// kiln's subcommands (only implemented ones are listed).
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Build an image from a Dockerfile (`docker build` flags).
+    Build(Box<build::Args>),
     /// Parse a Dockerfile and print its syntax tree (JSON) or BuildKit's parser dump.
     Parse(parse::Args),
     /// Print the stage graph a build would run: stages in build order, bases, dependencies, pruned stages.
@@ -69,6 +73,7 @@ pub(crate) fn open_store(global: &Global) -> anyhow::Result<kiln_store::Store> {
 /// Runs one subcommand.
 pub(crate) fn run(command: Command, global: &Global) -> anyhow::Result<Outcome> {
     match command {
+        Command::Build(args) => build::run(*args, global),
         Command::Parse(args) => parse::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Context(command) => context::run(command),

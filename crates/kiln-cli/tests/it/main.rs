@@ -1,6 +1,7 @@
 //! Integration tests of the kiln binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod build;
 mod context;
 mod parse;
 mod plan;

@@ -1,0 +1,126 @@
+//! `kiln build` end to end: flags, outputs, metadata, failures and their exit codes.
+
+use predicates::prelude::*;
+
+use crate::kiln;
+
+fn can_build() -> bool {
+    kiln_test::is_root() && std::path::Path::new("/bin/busybox").exists()
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    kiln_test::busybox_rootfs(&rootfs).unwrap();
+    kiln()
+        .env("KILN_ROOT", dir.path().join("store"))
+        .arg("import")
+        .arg(&rootfs)
+        .arg("busybox")
+        .assert()
+        .success();
+    std::fs::create_dir_all(dir.path().join("ctx")).unwrap();
+    dir
+}
+
+#[test]
+fn build_tags_writes_metadata_and_outputs() {
+    kiln_test::skip_unless!(can_build(), "builds need root and busybox-static");
+    let dir = setup();
+    let d = dir.path();
+    std::fs::write(d.join("ctx/hello.txt"), "hello\n").unwrap();
+    std::fs::write(
+        d.join("ctx/Dockerfile"),
+        "FROM busybox\nCOPY hello.txt /hello.txt\nRUN cat /hello.txt > /copy\n",
+    )
+    .unwrap();
+    let out = kiln()
+        .env("KILN_ROOT", d.join("store"))
+        .current_dir(d)
+        .args([
+            "build",
+            "ctx",
+            "-t",
+            "demo:1",
+            "-t",
+            "demo:latest",
+            "--iidfile",
+            "iid",
+            "--metadata-file",
+            "meta.json",
+        ])
+        .args([
+            "--output",
+            "type=local,dest=rootfs-out",
+            "--output",
+            "type=oci,dest=image.oci.tar",
+            "--progress=plain",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("#2 [2/3] COPY hello.txt /hello.txt"), "{stderr}");
+    assert!(stderr.contains("#3 DONE"), "{stderr}");
+    let id = std::fs::read_to_string(d.join("iid")).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["containerimage.config.digest"], id.as_str());
+    assert!(meta["containerimage.digest"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(std::fs::read_to_string(d.join("rootfs-out/copy")).unwrap(), "hello\n");
+    assert!(d.join("image.oci.tar").is_file());
+    kiln().env("KILN_ROOT", d.join("store")).args(["inspect", "demo:1"]).assert().success();
+
+    // Unchanged: everything cached, same ID on stdout with -q.
+    kiln()
+        .env("KILN_ROOT", d.join("store"))
+        .current_dir(d)
+        .args(["build", "ctx", "-q"])
+        .assert()
+        .success()
+        .stdout(format!("{id}\n"));
+    std::fs::write(d.join("ctx/hello.txt"), "changed\n").unwrap();
+    kiln()
+        .env("KILN_ROOT", d.join("store"))
+        .current_dir(d)
+        .args(["build", "ctx", "--progress=plain"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("cache miss: file hello.txt modified"));
+}
+
+#[test]
+fn failures_exit_2_with_location_and_output_tail() {
+    kiln_test::skip_unless!(can_build(), "builds need root and busybox-static");
+    let dir = setup();
+    let d = dir.path();
+    kiln()
+        .env("KILN_ROOT", d.join("store"))
+        .current_dir(d)
+        .args(["build", "ctx", "-f", "-", "--progress=plain"])
+        .write_stdin("FROM busybox AS app\nRUN echo compiling; echo 'error: boom' >&2; exit 4\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("-:2: stage app"))
+        .stderr(predicate::str::contains("exit code: 4"))
+        .stderr(predicate::str::contains("--- last 2 lines of output ---\ncompiling\nerror: boom"));
+    kiln()
+        .env("KILN_ROOT", d.join("store"))
+        .current_dir(d)
+        .args(["build", "ctx", "-f", "-", "--platform", "linux/s390x"])
+        .write_stdin("FROM busybox\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("this machine's platform"));
+    kiln()
+        .env("KILN_ROOT", d.join("store"))
+        .current_dir(d)
+        .args(["build", "ctx", "-f", "-"])
+        .write_stdin("FROM alpine:3.20\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("docker.io/library/alpine:3.20 is not in the store"))
+        .stderr(predicate::str::contains("kiln import"));
+}
