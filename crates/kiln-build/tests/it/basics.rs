@@ -98,3 +98,26 @@ fn scratch_images_get_buildkit_defaults() {
     );
     assert!(built.config().rootfs.diff_ids.is_empty());
 }
+
+#[test]
+fn maintainer_shell_and_healthcheck_none() {
+    need_root!();
+    let f = Fixture::new();
+    let built = f.build(
+        "FROM busybox\nMAINTAINER someone@example.com\nHEALTHCHECK NONE\nSHELL [\"/bin/sh\", \"-xc\"]\nRUN echo shell > /s\nWORKDIR /\n",
+    );
+    let c = built.config();
+    assert_eq!(c.author.as_deref(), Some("someone@example.com"));
+    assert_eq!(c.config.healthcheck.as_ref().unwrap().test.as_deref(), Some(&["NONE".to_owned()][..]));
+    assert_eq!(c.config.shell.as_deref(), Some(&["/bin/sh".to_owned(), "-xc".to_owned()][..]));
+    let by: Vec<&str> = c.history.iter().filter_map(|h| h.created_by.as_deref()).collect();
+    assert!(by.contains(&"MAINTAINER someone@example.com"));
+    assert!(by.contains(&"SHELL [/bin/sh -xc]"));
+    assert!(by.contains(&"RUN /bin/sh -xc echo shell > /s # buildkit"), "{by:?}");
+    let last = c.history.last().unwrap();
+    assert_eq!(
+        (last.created_by.as_deref(), last.empty_layer),
+        (Some("WORKDIR /"), true),
+        "WORKDIR / makes no layer"
+    );
+}

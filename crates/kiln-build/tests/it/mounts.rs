@@ -98,3 +98,18 @@ fn bind_and_tmpfs_mounts() {
     assert!(!f.ctx().join("scratch").exists(), "rw binds discard their writes");
     assert_eq!(read(&r, "tmpfs-size"), "1024\n");
 }
+
+#[test]
+fn ssh_mounts_forward_the_agent_socket() {
+    need_root!();
+    let f = Fixture::new();
+    let socket = f.dir.path().join("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let mut req = f.request(
+        "FROM busybox\nRUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\" > /sock\n",
+        |_| {},
+    );
+    req.ssh.insert("default".into(), socket);
+    let built = f.run(&req).unwrap_or_else(|e| panic!("{}", e.0));
+    assert_eq!(read(&f.rootfs(&built), "sock"), "/run/buildkit/ssh_agent.0\n");
+}

@@ -202,3 +202,81 @@ fn onbuild_triggers_run_in_the_child_build() {
     let staged = f.build("FROM busybox AS base\nONBUILD RUN echo x > /x\nFROM base\n");
     assert_eq!(read(&f.rootfs(&staged), "x"), "x\n");
 }
+
+#[test]
+fn a_failing_stage_cancels_the_others() {
+    need_root!();
+    let f = Fixture::new();
+    let req = f.request(
+        "FROM busybox AS slow\nRUN sleep 30 && echo finished > /slow\n\
+         FROM busybox AS broken\nRUN sleep 1 && exit 9\n\
+         FROM busybox\nCOPY --from=slow /slow /slow\nCOPY --from=broken /etc/passwd /p\n",
+        |_| {},
+    );
+    let (e, events) = *f.run(&req).err().unwrap();
+    assert_eq!(e.run_failure().and_then(|r| r.exit_code), Some(9), "the first failure is reported: {e}");
+    let slow_run = events
+        .iter()
+        .find_map(|ev| match ev {
+            BuildEvent::Started { step, .. } if step.stage == "slow" && step.kind == StepKind::Run => {
+                Some(step.id)
+            }
+            _ => None,
+        })
+        .expect("the slow stage started");
+    assert!(
+        !events.iter().any(|ev| matches!(ev, BuildEvent::Done { step_id, .. } if *step_id == slow_run)),
+        "the slow stage was killed, not finished"
+    );
+    let ps = std::process::Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&ps.stdout).lines().any(|l| l.trim() == "sleep 30"));
+}
+
+#[test]
+fn cancelling_kills_the_running_command() {
+    need_root!();
+    let f = Fixture::new();
+    let req = f.request("FROM busybox\nRUN sleep 30\n", |_| {});
+    let events = std::sync::Arc::new(kiln_build::CollectEvents::default());
+    let engine = f.engine(events);
+    let handle = engine.cancel_handle();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        handle.cancel();
+    });
+    let err = engine.build(&req).unwrap_err();
+    canceller.join().unwrap();
+    assert!(err.is_cancelled(), "{err}");
+    assert_eq!(f.store.images().unwrap().len(), 1, "only the base image is in the store");
+}
+
+#[test]
+fn no_cache_filter_reruns_only_the_named_stage() {
+    need_root!();
+    let f = Fixture::new();
+    let df = "FROM busybox AS deps\nRUN echo deps > /d\nFROM busybox AS app\nCOPY --from=deps /d /d\nRUN echo app > /a\n";
+    f.build(df);
+    let mut req = f.request(df, |_| {});
+    req.no_cache_filter = vec!["app".into()];
+    let built = f.run(&req).unwrap_or_else(|e| panic!("{}", e.0));
+    let executed: Vec<&str> =
+        built.output.steps.iter().filter(|s| !s.cached).map(|s| s.name.as_str()).collect();
+    assert_eq!(executed, ["[app 2/3] COPY --from=deps /d /d", "[app 3/3] RUN echo app > /a"]);
+}
+
+#[test]
+fn named_contexts_serve_copy_from_and_from() {
+    need_root!();
+    let f = Fixture::new();
+    let extra = f.dir.path().join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(extra.join("note.txt"), "named\n").unwrap();
+    let df = "FROM extra AS fromctx\nFROM busybox\nCOPY --from=extra note.txt /note.txt\nCOPY --from=fromctx /note.txt /via-stage\n";
+    let mut req = f.request(df, |o| o.named_contexts = ["extra".to_owned()].into());
+    req.named_contexts
+        .insert("extra".into(), std::sync::Arc::new(kiln_context::Context::named("extra", &extra).unwrap()));
+    let built = f.run(&req).unwrap_or_else(|e| panic!("{}", e.0));
+    let r = f.rootfs(&built);
+    assert_eq!(read(&r, "note.txt"), "named\n");
+    assert_eq!(read(&r, "via-stage"), "named\n", "FROM a named context starts from its files");
+}
