@@ -11,7 +11,7 @@
 //!
 //! Each step also records its ingredients under a stable identity (build, stage, instruction index) in the
 //! store's memo table ([`StepRecord`]); when a step misses, [`explain`] names what changed since that
-//! record: `file src/main.c modified`, `build arg VERSION changed`, `an earlier step changed`.
+//! record: `file src/main.c modified`, `build arg VERSION changed`, `the base image busybox changed`, `step #3 changed`.
 
 use kiln_context::{EntryChange, EntryDigest, diff_entries};
 use kiln_oci::Digest;
@@ -87,11 +87,12 @@ pub(crate) fn step_record_key(build: &str, stage: &str, step: usize) -> Vec<u8> 
 /// How many changed files a miss reason lists before summarizing.
 const MAX_FILES: usize = 10;
 
-/// What changed between the recorded inputs `old` of a step and its inputs now (`new`), as short phrases.
-pub(crate) fn explain(old: &StepRecord, new: &StepRecord) -> Vec<String> {
+/// What changed between the recorded inputs `old` of a step and its inputs now (`new`), as short phrases;
+/// `parent` names what the step builds on (`the base image busybox`, `step #3`) for when that changed.
+pub(crate) fn explain(old: &StepRecord, new: &StepRecord, parent: &str) -> Vec<String> {
     let mut out = Vec::new();
     if old.parent != new.parent {
-        out.push("an earlier step changed".to_owned());
+        out.push(format!("{parent} changed"));
     }
     let old_items = &old.ingredients.items;
     let new_items = &new.ingredients.items;
@@ -185,6 +186,6 @@ mod tests {
         };
         let new =
             StepRecord { key: b.key("COPY", &p), parent: p, ingredients: b, files: vec![file("a.c", b"2")] };
-        assert_eq!(explain(&old, &new), vec!["build arg V changed", "file a.c modified"]);
+        assert_eq!(explain(&old, &new, "step #1"), vec!["build arg V changed", "file a.c modified"]);
     }
 }

@@ -189,6 +189,7 @@ mod tests {
             layer_times: Vec::new(),
             base_history: Vec::new(),
             cmd_set: false,
+            parent: String::new(),
         };
         let argv = vec!["/bin/sh".to_owned(), "-c".to_owned(), "make".to_owned()];
         assert_eq!(run_history(&argv, &s), "RUN |2 V=2 EMPTY= /bin/sh -c make");

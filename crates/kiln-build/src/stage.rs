@@ -155,7 +155,7 @@ impl Shared<'_> {
             }
             None => {
                 if let Some(prev) = previous.as_ref().filter(|p| p.key != key) {
-                    report.miss_reasons = explain(prev, &record);
+                    report.miss_reasons = explain(prev, &record, &state.parent);
                 } else if previous.as_ref().is_some_and(|p| p.key == key) && !self.ignore_cache(op.stage) {
                     report.miss_reasons = vec!["the cache entry is gone (pruned)".to_owned()];
                 }
@@ -190,6 +190,10 @@ impl Shared<'_> {
         }
         state.push_layer(diff_id, Some(created));
         state.key = key;
+        state.parent = match op.vertex {
+            Some(v) => format!("step #{} ({})", v.id, v.name),
+            None => format!("the {} step", op.kind),
+        };
         history::commit(&mut state.config, op.history, true, op.suffix, self.epoch_time.as_deref());
         Ok(())
     }
@@ -232,6 +236,7 @@ fn initial_state(
         layer_times: Vec::new(),
         base_history: Vec::new(),
         cmd_set: false,
+        parent: "the base (scratch)".to_owned(),
     };
     let mut state = match (&stage.replaced_by, &stage.base) {
         (Some(name), _) | (None, Input::Context(name)) => {
@@ -244,14 +249,15 @@ fn initial_state(
             i.add("base", "scratch").add("platform", platform.to_string());
             fresh(empty_image(sh.graph, index), i.key("FROM", &Digest::sha256_of(b"")))
         }
-        (None, Input::Stage(base)) => {
-            let base = done.get(base).ok_or_else(|| {
+        (None, Input::Stage(base_index)) => {
+            let base = done.get(base_index).ok_or_else(|| {
                 BuildError::Invalid(format!(
-                    "stage {} needs stage {base}, which was not built",
+                    "stage {} needs stage {base_index}, which was not built",
                     stage.display_name()
                 ))
             })?;
             let mut state = (**base).clone();
+            state.parent = format!("the base stage {}", sh.graph.stages[*base_index].display_name());
             state.config.config.on_build = None;
             state.cmd_set = false;
             state
@@ -267,6 +273,7 @@ fn initial_state(
             i.add("base", image.manifest_digest.to_string()).add("platform", platform.to_string());
             let key = i.key("FROM", &Digest::sha256_of(b""));
             let mut state = fresh(config, key);
+            state.parent = format!("the base image {}", reference.familiar());
             state.base_history = state.config.history.clone();
             let diff_ids = state.config.rootfs.diff_ids.clone();
             state.config.rootfs.diff_ids.clear();

@@ -35,6 +35,8 @@ pub(crate) struct StageState {
     pub(crate) base_history: Vec<History>,
     /// Whether CMD was set in this stage (ENTRYPOINT then keeps it).
     pub(crate) cmd_set: bool,
+    /// What the next step builds on, for miss explanations (`the base image busybox`, `step #3`).
+    pub(crate) parent: String,
 }
 
 impl StageState {

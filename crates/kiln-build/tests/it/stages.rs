@@ -97,7 +97,7 @@ fn an_unchanged_rebuild_runs_nothing_and_a_changed_file_reruns_only_what_follows
     assert!(!copy.cached);
     assert_eq!(copy.miss_reasons, ["file src/main.c modified"]);
     let run = third.output.steps.iter().find(|s| s.name.contains("RUN cat")).unwrap();
-    assert_eq!(run.miss_reasons, ["an earlier step changed"]);
+    assert_eq!(run.miss_reasons, ["step #3 ([3/5] COPY src /src) changed"]);
     assert!(third.output.steps.iter().find(|s| s.name.contains("RUN echo")).unwrap().cached);
     assert!(third.events.iter().any(
         |e| matches!(e, BuildEvent::CacheMiss { reasons, .. } if reasons == &["file src/main.c modified"])
@@ -279,4 +279,25 @@ fn named_contexts_serve_copy_from_and_from() {
     let r = f.rootfs(&built);
     assert_eq!(read(&r, "note.txt"), "named\n");
     assert_eq!(read(&r, "via-stage"), "named\n", "FROM a named context starts from its files");
+}
+
+#[test]
+fn a_changed_base_image_is_named() {
+    need_root!();
+    let f = Fixture::new();
+    let df = "FROM busybox\nRUN echo x > /x\n";
+    f.build(df);
+    // Re-import busybox with different content under the same name.
+    let rootfs = f.dir.path().join("busybox-rootfs");
+    std::fs::write(rootfs.join("etc/new-file"), "new").unwrap();
+    kiln_store::transport::import_rootfs(
+        &f.store,
+        &rootfs,
+        &[kiln_oci::Reference::parse("busybox").unwrap()],
+        &kiln_store::transport::RootfsImport::default(),
+    )
+    .unwrap();
+    let built = f.build(df);
+    let run = built.output.steps.iter().find(|s| s.name.contains("RUN")).unwrap();
+    assert_eq!(run.miss_reasons, ["the base image busybox:latest changed"]);
 }
