@@ -319,7 +319,19 @@ pub(crate) fn copy_step(
 
     let vertex = sh.vertices.steps.get(&(stage, index));
     let kind = if f.is_add { "ADD" } else { "COPY" };
-    let op = Op { kind, ingredients, files, stage, step: index, vertex, history: f.history(), suffix: true };
+    // Names in --chown resolve in the stage's passwd, so such a --link step still depends on the stage.
+    let detached = link && !f.chown.as_deref().is_some_and(|c| c.chars().any(|ch| ch.is_ascii_alphabetic()));
+    let op = Op {
+        kind,
+        ingredients,
+        files,
+        stage,
+        step: index,
+        vertex,
+        history: f.history(),
+        suffix: true,
+        detached,
+    };
     let result = sh.cached_op(state, op, |state| {
         let layer = sh.scratch_dir("copy");
         crate::state::mkdirs(&layer)?;
@@ -712,6 +724,7 @@ pub(crate) fn named_context_base(
         vertex: None,
         history: format!("COPY {name} /"),
         suffix: true,
+        detached: false,
     };
     sh.cached_op(state, op, |state| {
         let layer = sh.scratch_dir("context");

@@ -102,8 +102,17 @@ pub(crate) fn run_step(
     let history = run_history(&command, state);
 
     let vertex = sh.vertices.steps.get(&(stage, index));
-    let op =
-        Op { kind: "RUN", ingredients, files: Vec::new(), stage, step: index, vertex, history, suffix: true };
+    let op = Op {
+        kind: "RUN",
+        ingredients,
+        files: Vec::new(),
+        stage,
+        step: index,
+        vertex,
+        history,
+        suffix: true,
+        detached: false,
+    };
     sh.cached_op(state, op, |state| {
         let lower =
             sh.lease.lower_dirs(state.diff_ids()).map_err(BuildError::store("preparing the rootfs"))?;

@@ -72,6 +72,9 @@ pub(crate) struct Op<'s> {
     pub(crate) history: String,
     /// Whether BuildKit adds ` # buildkit` to it (RUN, COPY, ADD; not WORKDIR).
     pub(crate) suffix: bool,
+    /// `COPY --link`: the layer does not depend on the layers below it, so its cache entry is looked up
+    /// without them (a new base image keeps the hit); the stage's key chain still includes them.
+    pub(crate) detached: bool,
 }
 
 impl Shared<'_> {
@@ -116,10 +119,11 @@ impl Shared<'_> {
             return Err(BuildError::Cancelled);
         }
         let started = Instant::now();
-        let key = op.ingredients.key(op.kind, &state.key);
+        let parent = if op.detached { Digest::sha256_of(b"kiln-build/link") } else { state.key.clone() };
+        let key = op.ingredients.key(op.kind, &parent);
         let record = StepRecord {
             key: key.clone(),
-            parent: state.key.clone(),
+            parent,
             ingredients: op.ingredients,
             files: op.files.into_iter().map(|e| (e.path, e.digest)).collect(),
         };
@@ -188,8 +192,14 @@ impl Shared<'_> {
         if let Ok(mut r) = self.reports.lock() {
             r.push(report);
         }
+        state.key = if op.detached {
+            let mut chained = Ingredients::default();
+            chained.add("layer", diff_id.to_string());
+            chained.key("LINK", &state.key)
+        } else {
+            key
+        };
         state.push_layer(diff_id, Some(created));
-        state.key = key;
         state.parent = match op.vertex {
             Some(v) => format!("step #{} ({})", v.id, v.name),
             None => format!("the {} step", op.kind),
@@ -572,6 +582,7 @@ fn workdir(
         vertex: sh.vertices.steps.get(&(stage, index)),
         history: format!("WORKDIR {wd}"),
         suffix: false,
+        detached: false,
     };
     sh.cached_op(state, op, |state| crate::copy::mkdir_layer(sh, state, &wd, &user))
 }

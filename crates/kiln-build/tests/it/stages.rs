@@ -301,3 +301,32 @@ fn a_changed_base_image_is_named() {
     let run = built.output.steps.iter().find(|s| s.name.contains("RUN")).unwrap();
     assert_eq!(run.miss_reasons, ["the base image busybox:latest changed"]);
 }
+
+#[test]
+fn copy_link_keeps_its_cache_entry_when_the_base_changes() {
+    need_root!();
+    let f = Fixture::new();
+    f.write("app.txt", "app\n");
+    let df = "FROM busybox\nCOPY --link app.txt /app/\nCOPY app.txt /plain/\n";
+    f.build(df);
+    let rootfs = f.dir.path().join("busybox-rootfs");
+    std::fs::write(rootfs.join("etc/new-file"), "new").unwrap();
+    kiln_store::transport::import_rootfs(
+        &f.store,
+        &rootfs,
+        &[kiln_oci::Reference::parse("busybox").unwrap()],
+        &kiln_store::transport::RootfsImport::default(),
+    )
+    .unwrap();
+    let built = f.build(df);
+    let cached: Vec<(bool, &str)> = built.output.steps.iter().map(|s| (s.cached, s.name.as_str())).collect();
+    assert_eq!(
+        cached[0],
+        (true, "[2/3] COPY --link app.txt /app/"),
+        "the --link layer is reused on a new base"
+    );
+    assert_eq!(cached[1], (false, "[3/3] COPY app.txt /plain/"));
+    let r = f.rootfs(&built);
+    assert_eq!(read(&r, "app/app.txt"), "app\n");
+    assert_eq!(read(&r, "etc/new-file"), "new");
+}
