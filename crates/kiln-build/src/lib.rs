@@ -9,7 +9,8 @@
 //!   module docs); a hit reuses the recorded layer without executing. A miss names what changed since the
 //!   last build of that step (`file src/main.c modified`), in the progress events and the step reports.
 //! - RUN runs in kiln-sandbox over the stage's snapshot stack; the overlay upper directory becomes the
-//!   layer and, renamed, its snapshot. COPY/ADD and WORKDIR build their layer in a fresh directory, using a
+//!   layer and, renamed, its snapshot. The sandbox sets `no_new_privs` (BuildKit does not): setuid
+//!   programs do not gain privileges in a RUN. COPY/ADD and WORKDIR build their layer in a fresh directory, using a
 //!   read-only view of the stage only to inspect the destination and resolve `--chown` names.
 //! - The image config and history are what BuildKit writes (`created_by` strings, empty-layer entries,
 //!   creation times), except that each history `comment` holds kiln's provenance (Dockerfile path and

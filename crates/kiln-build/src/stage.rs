@@ -189,7 +189,7 @@ impl Shared<'_> {
         if let Some(v) = op.vertex {
             self.emit(BuildEvent::Done { step_id: v.id, elapsed: started.elapsed(), cached: report.cached });
         }
-        if let Ok(mut r) = self.reports.lock() {
+        if let Some(mut r) = self.reports.lock().ok().filter(|_| op.vertex.is_some()) {
             r.push(report);
         }
         state.key = if op.detached {
