@@ -79,8 +79,9 @@ pub(crate) struct StepRecord {
     pub(crate) files: Vec<(String, Digest)>,
 }
 
-/// The memo-table key of the record of step `step` of stage `stage` in build `build`.
-pub(crate) fn step_record_key(build: &str, stage: &str, step: usize) -> Vec<u8> {
+/// The memo-table key of the record of step `step` (its index, or what it builds on) of stage `stage` in
+/// build `build`.
+pub(crate) fn step_record_key(build: &str, stage: &str, step: &str) -> Vec<u8> {
     format!("{STEP_NAMESPACE}\0{build}\0{stage}\0{step}").into_bytes()
 }
 

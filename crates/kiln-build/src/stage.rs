@@ -127,13 +127,16 @@ impl Shared<'_> {
             ingredients: op.ingredients,
             files: op.files.into_iter().map(|e| (e.path, e.digest)).collect(),
         };
-        let record_key = step_record_key(&self.req.build_id, &self.stage_id(op.stage), op.step);
-        let previous: Option<StepRecord> = self
-            .store
-            .memo_get(&record_key)
-            .ok()
-            .flatten()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        // The step's last record: found by what it builds on (survives inserted or removed instructions),
+        // else by its position in the stage.
+        let stage_id = self.stage_id(op.stage);
+        let record_key = step_record_key(&self.req.build_id, &stage_id, &op.step.to_string());
+        let parent_key =
+            step_record_key(&self.req.build_id, &stage_id, &format!("{} after {}", op.kind, record.parent));
+        let load = |k: &[u8]| -> Option<StepRecord> {
+            self.store.memo_get(k).ok().flatten().and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        };
+        let previous = load(&parent_key).or_else(|| load(&record_key));
         let hit = if self.ignore_cache(op.stage) {
             None
         } else {
@@ -184,7 +187,7 @@ impl Shared<'_> {
         };
         if let Ok(bytes) = serde_json::to_vec(&record) {
             // A record that cannot be written only makes the next miss unexplained.
-            let _ = self.store.memo_put(&[(&record_key, &bytes)]);
+            let _ = self.store.memo_put(&[(&record_key, &bytes), (&parent_key, &bytes)]);
         }
         if let Some(v) = op.vertex {
             self.emit(BuildEvent::Done { step_id: v.id, elapsed: started.elapsed(), cached: report.cached });

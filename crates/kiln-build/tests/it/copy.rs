@@ -188,3 +188,41 @@ fn add_fetches_urls_and_checks_checksums() {
     assert!(err.contains("digest mismatch"), "{err}");
     handle.join().unwrap();
 }
+
+#[test]
+fn add_extracts_every_compression() {
+    need_root!();
+    use std::io::Write;
+    let f = Fixture::new();
+    let staging = f.dir.path().join("tarsrc");
+    std::fs::create_dir_all(staging.join("d")).unwrap();
+    std::fs::write(staging.join("d/x.txt"), "x").unwrap();
+    let plain = f.dir.path().join("plain.tar");
+    let status = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&plain)
+        .arg("-C")
+        .arg(&staging)
+        .arg("d")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let tar = std::fs::read(&plain).unwrap();
+    std::fs::write(f.ctx().join("a.tar"), &tar).unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+    bz.write_all(&tar).unwrap();
+    std::fs::write(f.ctx().join("a.tar.bz2"), bz.finish().unwrap()).unwrap();
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 6);
+    xz.write_all(&tar).unwrap();
+    std::fs::write(f.ctx().join("a.tar.xz"), xz.finish().unwrap()).unwrap();
+    std::fs::write(f.ctx().join("a.tar.zst"), zstd::encode_all(&tar[..], 3).unwrap()).unwrap();
+    std::fs::write(f.ctx().join("not-a-tar.gz"), b"plain text, not an archive").unwrap();
+    let built = f.build(
+        "FROM busybox\nADD a.tar /plain/\nADD a.tar.bz2 /bz2/\nADD a.tar.xz /xz/\nADD a.tar.zst /zst/\nADD not-a-tar.gz /file/\n",
+    );
+    let r = f.rootfs(&built);
+    for dir in ["plain", "bz2", "xz", "zst"] {
+        assert_eq!(read(&r, &format!("{dir}/d/x.txt")), "x", "{dir}");
+    }
+    assert!(r.join("file/not-a-tar.gz").is_file(), "a file that is not an archive is copied");
+}

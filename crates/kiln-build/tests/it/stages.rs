@@ -330,3 +330,30 @@ fn copy_link_keeps_its_cache_entry_when_the_base_changes() {
     assert_eq!(read(&r, "app/app.txt"), "app\n");
     assert_eq!(read(&r, "etc/new-file"), "new");
 }
+
+#[test]
+fn irrelevant_changes_keep_the_cache() {
+    need_root!();
+    let f = Fixture::new();
+    let df = |label: &str| {
+        format!(
+            "FROM busybox\nLABEL version={label}\nRUN --mount=type=secret,id=tok echo step > /s\nCMD [\"{label}\"]\n"
+        )
+    };
+    let mut req = f.request(&df("1"), |_| {});
+    req.secrets.insert("tok".into(), kiln_build::Secret::new(b"first".to_vec()));
+    f.run(&req).unwrap_or_else(|e| panic!("{}", e.0));
+    // Another label and CMD, another secret value, a proxy build arg: the RUN is still a hit.
+    let mut req =
+        f.request(&df("2"), |o| o.build_args = Fixture::args(&[("http_proxy", "http://proxy:3128")]));
+    req.secrets.insert("tok".into(), kiln_build::Secret::new(b"second".to_vec()));
+    let built = f.run(&req).unwrap_or_else(|e| panic!("{}", e.0));
+    assert_eq!(built.output.runs, 0);
+    assert_eq!(built.config().config.labels.as_ref().unwrap()["version"], "2");
+    // A changed ENV before the RUN does invalidate it, and is named.
+    let built = f.build(
+        "FROM busybox\nENV MODE=fast\nLABEL version=2\nRUN --mount=type=secret,id=tok echo step > /s\n",
+    );
+    let run = built.output.steps.iter().find(|s| s.name.contains("RUN")).unwrap();
+    assert_eq!(run.miss_reasons, ["env MODE added"]);
+}
