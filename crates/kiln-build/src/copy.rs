@@ -455,6 +455,23 @@ impl Writer<'_> {
         }
     }
 
+    /// `to` with its parent resolved inside the layer directory: an earlier source may have put a symlink
+    /// on the way (`a/x -> /etc`, then `b/x/file`), which must lead inside the layer (as it would inside
+    /// the rootfs), never to the host.
+    fn confine(&self, to: &Path) -> Result<PathBuf, BuildError> {
+        let Ok(rel) = to.strip_prefix(self.layer) else {
+            return Err(BuildError::Invalid(format!("{} is outside the layer", to.display())));
+        };
+        match (rel.parent(), rel.file_name()) {
+            (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => {
+                let host = kiln_fs::resolve_in_root(self.layer, parent, true)
+                    .map_err(|e| BuildError::Invalid(format!("{}: {e}", to.display())))?;
+                Ok(host.join(name))
+            }
+            _ => Ok(to.to_owned()),
+        }
+    }
+
     /// Creates the missing parents of `path` inside the layer (0755, owned by `--chown` or root).
     fn ensure_parent(&self, path: &Path) -> Result<(), BuildError> {
         let Some(parent) = path.parent() else { return Ok(()) };
@@ -487,6 +504,7 @@ impl Writer<'_> {
         mode: u32,
         mtime: Option<i64>,
     ) -> Result<(), BuildError> {
+        let to = &self.confine(to)?;
         remove_existing(to);
         match host {
             Some(h) => {
@@ -533,6 +551,7 @@ impl Writer<'_> {
                     None
                 };
                 if let Some(archive) = archive {
+                    let target = &self.confine(target)?;
                     self.ensure_parent(&target.join("x"))?;
                     if !target.exists() {
                         crate::state::mkdir(target)?;
@@ -557,6 +576,7 @@ impl Writer<'_> {
     ) -> Result<(), BuildError> {
         let meta = std::fs::symlink_metadata(from).map_err(io_err("reading", from))?;
         let ft = meta.file_type();
+        let to = &self.confine(to)?;
         self.ensure_parent(to)?;
         let (uid, gid) = self.owner_of(&meta, preserve_owner);
         let mtime = (meta.mtime(), meta.mtime_nsec());

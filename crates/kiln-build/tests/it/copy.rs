@@ -226,3 +226,18 @@ fn add_extracts_every_compression() {
     }
     assert!(r.join("file/not-a-tar.gz").is_file(), "a file that is not an archive is copied");
 }
+
+#[test]
+fn symlinks_from_one_source_never_lead_a_later_one_out_of_the_image() {
+    need_root!();
+    let f = Fixture::new();
+    let marker = format!("kiln-escape-{}", std::process::id());
+    std::fs::create_dir_all(f.ctx().join("a")).unwrap();
+    std::os::unix::fs::symlink("/tmp", f.ctx().join("a/x")).unwrap();
+    f.write(&format!("b/x/{marker}"), "should stay in the image");
+    let built = f.build("FROM busybox\nCOPY a b /dest/\n");
+    assert!(!Path::new("/tmp").join(&marker).exists(), "a COPY wrote through a symlink onto the host");
+    let r = f.rootfs(&built);
+    // The later directory replaces the link in the layer, so the file stays under the destination.
+    assert_eq!(read(&r, &format!("dest/x/{marker}")), "should stay in the image");
+}
