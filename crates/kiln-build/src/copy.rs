@@ -422,6 +422,10 @@ struct PendingDir {
 
 fn finish_dirs(dirs: &[PendingDir]) {
     for d in dirs.iter().rev() {
+        // A later source may have replaced the directory (by a symlink, even): never follow one.
+        if !std::fs::symlink_metadata(&d.path).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
         let _ = std::fs::set_permissions(&d.path, std::fs::Permissions::from_mode(d.mode));
         if let Some(t) = d.mtime {
             set_mtime(&d.path, t);
@@ -658,7 +662,7 @@ impl Writer<'_> {
             if copied.iter().any(|d| d.path == p) {
                 continue;
             }
-            if p.is_dir() {
+            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
                 std::os::unix::fs::lchown(&p, Some(*uid), Some(*gid)).map_err(io_err("chown", &p))?;
                 std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode))
                     .map_err(io_err("chmod", &p))?;
