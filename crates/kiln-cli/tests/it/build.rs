@@ -124,3 +124,45 @@ fn failures_exit_2_with_location_and_output_tail() {
         .stderr(predicate::str::contains("docker.io/library/alpine:3.20 is not in the store"))
         .stderr(predicate::str::contains("kiln import"));
 }
+
+#[test]
+fn dockerfile_outside_the_context_and_a_tarball_context_on_stdin() {
+    kiln_test::skip_unless!(can_build(), "builds need root and busybox-static");
+    let dir = setup();
+    let d = dir.path();
+    std::fs::write(d.join("ctx/data.txt"), "data\n").unwrap();
+    std::fs::write(d.join("outside.Dockerfile"), "FROM busybox\nCOPY data.txt /data.txt\n").unwrap();
+    let id = kiln()
+        .env("KILN_ROOT", d.join("store"))
+        .current_dir(d)
+        .args(["build", "ctx", "-f", "outside.Dockerfile", "-q", "-o", "type=tar,dest=rootfs.tar"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let listing = std::process::Command::new("tar").arg("-tf").arg(d.join("rootfs.tar")).output().unwrap();
+    assert!(String::from_utf8_lossy(&listing.stdout).lines().any(|l| l == "data.txt"));
+    let history = kiln()
+        .env("KILN_ROOT", d.join("store"))
+        .args(["inspect", String::from_utf8_lossy(&id).trim()])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&history.stdout).contains("kiln.dockerfile.v0 outside.Dockerfile:2"));
+
+    std::fs::write(d.join("ctx/Dockerfile"), "FROM busybox\nCOPY data.txt /from-stdin.txt\n").unwrap();
+    let tarball = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(d.join("ctx"))
+        .args(["-cf", "-", "."])
+        .output()
+        .unwrap();
+    kiln()
+        .env("KILN_ROOT", d.join("store"))
+        .args(["build", "-", "-q", "--output"])
+        .arg(format!("type=local,dest={}", d.join("out").display()))
+        .write_stdin(tarball.stdout)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(d.join("out/from-stdin.txt")).unwrap(), "data\n");
+}
