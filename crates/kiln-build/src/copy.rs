@@ -255,6 +255,12 @@ pub(crate) fn copy_step(
         Some(Input::Scratch) => From::Layers { diff_ids: Vec::new(), id: "scratch".to_owned() },
     };
 
+    // What `--from` named, for "not found" errors.
+    let from_name = step
+        .inputs
+        .iter()
+        .find(|i| i.usage == InputUse::CopyFrom)
+        .map_or_else(|| "context".to_owned(), |i| i.written.clone());
     // The key: what the sources select (by content), the flags, the destination.
     let mut ingredients = Ingredients::default();
     let mut files = Vec::new();
@@ -382,7 +388,7 @@ pub(crate) fn copy_step(
                             &empty
                         }
                     };
-                    let ctx = Context::from_rootfs("stage", root)?;
+                    let ctx = Context::from_rootfs(&from_name, root)?;
                     let mut dirs = Vec::new();
                     for spec in &specs {
                         let selection = ctx.select(spec)?;
