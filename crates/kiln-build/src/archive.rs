@@ -6,7 +6,6 @@
 use std::io::{Read, Seek};
 use std::path::Path;
 
-use crate::chown::Owner;
 use crate::copy::read_head;
 use crate::error::BuildError;
 
@@ -54,28 +53,14 @@ pub(crate) fn open(path: &Path) -> Result<Option<TarStream>, BuildError> {
     Ok(Some(Box::new(std::io::Cursor::new(head).chain(stream))))
 }
 
-/// Extracts `tar` into the directory `dir`; with `owner`, everything extracted gets it.
-pub(crate) fn extract(
-    tar: TarStream,
-    dir: &Path,
-    source: &Path,
-    owner: Option<Owner>,
-) -> Result<(), BuildError> {
+/// Extracts `tar` into the directory `dir`.
+pub(crate) fn extract(tar: TarStream, dir: &Path, source: &Path) -> Result<(), BuildError> {
+    // The archive's own owners are kept even with `ADD --chown` (BuildKit applies `--chown` only to the
+    // destination directories it creates, which the caller does).
     let options =
         kiln_layer::ApplyOptions { whiteouts: kiln_layer::WhiteoutMode::Delete, preserve_owners: true };
     kiln_layer::apply(tar, dir, &options)
         .map_err(BuildError::layer(format!("extracting {}", source.display())))?;
-    if let Some(o) = owner {
-        let mut stack = vec![dir.to_owned()];
-        while let Some(p) = stack.pop() {
-            let _ = std::os::unix::fs::lchown(&p, Some(o.uid), Some(o.gid));
-            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
-                for e in std::fs::read_dir(&p).map_err(BuildError::io("listing", p.clone()))?.flatten() {
-                    stack.push(e.path());
-                }
-            }
-        }
-    }
     Ok(())
 }
 

@@ -547,8 +547,12 @@ impl Writer<'_> {
             let Some(first) = m.entries.first() else { continue };
             if first.entry.is_dir() {
                 for e in &m.entries {
-                    let to = if e.rel.is_empty() { target.to_owned() } else { target.join(&e.rel) };
-                    self.entry(&root.join(&e.entry.path), &to, preserve_owner, dirs, &mut links)?;
+                    let from = root.join(&e.entry.path);
+                    if e.rel.is_empty() {
+                        self.destination_dir(&from, target, dirs)?;
+                    } else {
+                        self.entry(&from, &target.join(&e.rel), preserve_owner, dirs, &mut links)?;
+                    }
                 }
             } else {
                 let name = m.path.rsplit('/').next().unwrap_or(&m.path);
@@ -566,12 +570,34 @@ impl Writer<'_> {
                     if !target.exists() {
                         crate::state::mkdir(target)?;
                     }
-                    crate::archive::extract(archive, target, &host, self.owner)?;
+                    crate::archive::extract(archive, target, &host)?;
                     continue;
                 }
                 self.entry(&host, &to, preserve_owner, dirs, &mut links)?;
             }
         }
+        Ok(())
+    }
+
+    /// The destination of a directory source's contents: BuildKit creates it (`MkdirAll`) as 0755, owned by
+    /// `--chown` or root, and never takes the source directory's own mode or owner.
+    fn destination_dir(&self, from: &Path, to: &Path, dirs: &mut Vec<PendingDir>) -> Result<(), BuildError> {
+        let to = &self.confine(to)?;
+        self.ensure_parent(to)?;
+        match std::fs::symlink_metadata(to) {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) => remove_existing(to),
+            Err(_) => {}
+        }
+        crate::state::mkdir(to)?;
+        let (uid, gid) = self.owner.map_or((0, 0), |o| (o.uid, o.gid));
+        std::os::unix::fs::lchown(to, Some(uid), Some(gid)).map_err(io_err("chown", to))?;
+        let meta = std::fs::symlink_metadata(from).map_err(io_err("reading", from))?;
+        dirs.push(PendingDir {
+            path: to.to_owned(),
+            mode: self.chmod.map_or(0o755, |c| c.apply(0o755, true)),
+            mtime: Some((meta.mtime(), meta.mtime_nsec())),
+        });
         Ok(())
     }
 

@@ -270,15 +270,19 @@ impl Context {
 
         let bytes = AtomicU64::new(0);
         let todo: Vec<usize> = (0..files.len()).filter(|&i| found[i].is_none()).collect();
-        let hashed: Vec<(usize, Digest)> = todo
-            .par_iter()
-            .map(|&i| {
-                let host = self.root().join(&files[i].path);
-                let (digest, n) = hash_file(&host)?;
-                bytes.fetch_add(n, Ordering::Relaxed);
-                Ok((i, digest))
-            })
-            .collect::<Result<_>>()?;
+        let hash = |&i: &usize| -> Result<(usize, Digest)> {
+            let host = self.root().join(&files[i].path);
+            let (digest, n) = hash_file(&host)?;
+            bytes.fetch_add(n, Ordering::Relaxed);
+            Ok((i, digest))
+        };
+        // A root filesystem may be mounted in the calling thread's private mount namespace, which rayon's
+        // pool threads do not see (walk.rs): hash it on the calling thread.
+        let hashed: Vec<(usize, Digest)> = if self.keeps_owners() {
+            todo.iter().map(hash).collect::<Result<_>>()?
+        } else {
+            todo.par_iter().map(hash).collect::<Result<_>>()?
+        };
         stats.hashed = hashed.len();
         stats.bytes_hashed = bytes.into_inner();
 

@@ -198,35 +198,40 @@ impl Walker<'_> {
             }
         }
         let below = max_depth.is_none_or(|m| depth < m);
-        let results: Vec<Result<WalkOutput>> = dirs
-            .into_par_iter()
-            .map(|(path, meta, excluded)| {
-                let mut sub = WalkOutput::default();
-                if excluded && self.ignore.can_skip_dir(&path) {
-                    sub.skipped.push(path);
-                    return Ok(sub);
+        let visit = |(path, meta, excluded): (String, Metadata, bool)| -> Result<WalkOutput> {
+            let mut sub = WalkOutput::default();
+            if excluded && self.ignore.can_skip_dir(&path) {
+                sub.skipped.push(path);
+                return Ok(sub);
+            }
+            let mut keep = !excluded;
+            if below || excluded {
+                // An excluded directory stays only as the parent of something an exception re-includes,
+                // which only a walk of it can tell (even past `max_depth`).
+                sub = self.walk_dir(&path, depth + 1, max_depth)?;
+                keep |= !sub.entries.is_empty();
+                if !below {
+                    sub.entries.clear();
                 }
-                let mut keep = !excluded;
-                if below || excluded {
-                    // An excluded directory stays only as the parent of something an exception re-includes,
-                    // which only a walk of it can tell (even past `max_depth`).
-                    sub = self.walk_dir(&path, depth + 1, max_depth)?;
-                    keep |= !sub.entries.is_empty();
-                    if !below {
-                        sub.entries.clear();
-                    }
-                }
-                if !keep {
-                    sub.excluded += 1;
-                    return Ok(sub);
-                }
-                let host = self.root.join(&path);
-                if let Some(dir) = Entry::from_metadata(path, &meta, &host, self.keep_owners)? {
-                    sub.entries.push(dir);
-                }
-                Ok(sub)
-            })
-            .collect();
+            }
+            if !keep {
+                sub.excluded += 1;
+                return Ok(sub);
+            }
+            let host = self.root.join(&path);
+            if let Some(dir) = Entry::from_metadata(path, &meta, &host, self.keep_owners)? {
+                sub.entries.push(dir);
+            }
+            Ok(sub)
+        };
+        // A root filesystem may be an overlay mounted in the calling thread's private mount namespace
+        // (kiln-sandbox's read-only view of a stage): rayon's pool threads live in the process's namespace
+        // and would not see it, so such contexts are walked on the calling thread.
+        let results: Vec<Result<WalkOutput>> = if self.keep_owners {
+            dirs.into_iter().map(visit).collect()
+        } else {
+            dirs.into_par_iter().map(visit).collect()
+        };
         for r in results {
             out.absorb(r?);
         }

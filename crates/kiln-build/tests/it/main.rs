@@ -5,6 +5,7 @@ mod harness;
 
 mod basics;
 mod copy;
+mod differential;
 mod docker;
 mod mounts;
 mod stages;
