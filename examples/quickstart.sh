@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # kiln's main job on a fresh machine, with nothing but local inputs (no registry, no daemon):
-# build kiln, make a base image from busybox-static, and turn it into an image that `docker load` accepts.
+# build kiln, make a base image from busybox-static, build examples/hello (a multi-stage Dockerfile) into a
+# small image that runs as a non-root user, and save it as a tarball that `docker load` accepts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +29,8 @@ printf 'root:x:0:\nnogroup:x:65534:\n' > "$rootfs/etc/group"
 chmod 1777 "$rootfs/tmp"
 "$kiln" import "dir:$rootfs" local/busybox:latest
 
+"$kiln" build --progress plain -t hello:latest examples/hello
 "$kiln" images
-"$kiln" history local/busybox
-"$kiln" save local/busybox -o "$out/busybox.tar"
-echo "wrote $out/busybox.tar (docker load -i $out/busybox.tar)" >&2
+"$kiln" history hello
+"$kiln" save hello -o "$out/hello.tar"
+echo "wrote $out/hello.tar (docker load -i $out/hello.tar && docker run --rm hello)" >&2
