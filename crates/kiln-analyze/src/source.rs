@@ -348,6 +348,10 @@ impl Container {
         for entry in archive.entries_with_seek().map_err(bad)? {
             let entry = entry.map_err(bad)?;
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            // `tar -C layout -c .` writes the root itself as `./`: nothing to index.
+            if entry.header().entry_type().is_dir() && raw.split('/').all(|p| p.is_empty() || p == ".") {
+                continue;
+            }
             let Some(name) = normalize(&raw) else {
                 return Err(AnalyzeError::invalid(
                     format!("{}:{raw}", path.display()),

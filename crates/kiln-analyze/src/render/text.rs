@@ -122,8 +122,10 @@ pub fn diff(d: &ImageDiff) -> String {
     let sign = if d.size_delta_bytes < 0 { "-" } else { "+" };
     let _ = writeln!(
         s,
-        "B is {} of A ({sign}{})",
+        "{} is {} of {} ({sign}{})",
+        sanitize(&d.b.image),
         if d.size_percent.is_finite() { format!("{:.2}%", d.size_percent) } else { "n/a".into() },
+        sanitize(&d.a.image),
         human_bytes(d.size_delta_bytes.unsigned_abs())
     );
     let _ = writeln!(

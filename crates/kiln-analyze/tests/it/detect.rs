@@ -14,7 +14,7 @@ fn provenance(line: u32, created_by: &str) -> serde_json::Value {
 
 /// Layer 0: a base with docs; 1: apt lists and a compiler; 2: a big temp file and a config;
 /// 3: deletes the temp file, overwrites the config; 4: chown -R of /app; 5: a copy of an existing file.
-fn wasteful_image(dir: &std::path::Path) -> Analysis {
+pub(crate) fn wasteful_image(dir: &std::path::Path) -> Analysis {
     let layers = vec![
         vec![
             Member::dir("usr"),

@@ -3,6 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod detect;
+mod diff;
 mod fixture;
 mod goldens;
+mod html;
 mod source;
+mod tui;

@@ -25,6 +25,19 @@ fn docker_archive_and_oci_layout_give_the_same_analysis() {
         analyze(&open_image(&layout, None, &Platform::host()).unwrap(), &AnalyzeOptions::default()).unwrap();
     assert_eq!(a.id, b.id);
     assert_eq!(serde_json::to_value(&a.layers).unwrap(), serde_json::to_value(&b.layers).unwrap());
+    // The same layout as an oci-archive (a tar of the layout directory).
+    let oci_tar = tmp.path().join("layout.tar");
+    let mut t = tar::Builder::new(fs_err::File::create(&oci_tar).unwrap());
+    t.append_dir_all(".", tmp.path().join("layout")).unwrap();
+    t.finish().unwrap();
+    drop(t);
+    let c = analyze(
+        &open_image(&format!("oci-archive:{}", oci_tar.display()), None, &Platform::host()).unwrap(),
+        &AnalyzeOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(c.id, a.id);
+    assert_eq!(serde_json::to_value(&c.layers).unwrap(), serde_json::to_value(&a.layers).unwrap());
     assert_eq!(a.wasted_bytes, 17);
     assert_eq!(a.layers[1].command, "echo");
     // Plain tars: no compressed size unless asked for.
