@@ -15,7 +15,7 @@ use regex::Regex;
 
 use super::hadolint::maintainer_fix;
 use super::{Cx, drop_quotes};
-use crate::finding::Fix;
+use crate::finding::{Edit, Fix};
 use crate::model::{Inst, Kw, Model};
 
 /// BuildKit's default build arguments for a linux/amd64 build.
@@ -95,7 +95,9 @@ fn parse_time<'m, 'a>(cx: &mut Cx<'m, 'a>, s: &[&'m Inst<'a>]) {
                                 .filter(|st| st.alias.as_deref().is_some_and(|a| a.to_lowercase() == lower))
                                 .count()
                                 > 1;
-                        let fix = (!collides).then(|| stage_rename(s, &name.value, name.span.range()));
+                        // A name built from variables is renamed by its variables' values, not here.
+                        let fix = (!collides && !name.value.contains('$'))
+                            .then(|| stage_rename(s, &name.value, name.span.range()));
                         cx.hit("StageNameCasing", i)
                             .at(Some(name.span.range()))
                             .msg(format!("Stage name '{}' should be lowercase", name.value))
@@ -469,6 +471,7 @@ fn dispatch(cx: &mut Cx<'_, '_>) {
         let mut cmd: Option<&Inst<'_>> = None;
         let mut entrypoint: Option<&Inst<'_>> = None;
         let mut healthcheck: Option<&Inst<'_>> = None;
+        let escape = cx.m.escape;
         for i in m.stage_insts(n).filter(|i| i.kw != Kw::From) {
             undefined_vars(cx, &lex, i, &state);
             match i.kw {
@@ -476,7 +479,7 @@ fn dispatch(cx: &mut Cx<'_, '_>) {
                     let mut sets = Vec::new();
                     for (k, v, legacy) in i.pairs() {
                         if legacy {
-                            cx.hit("LegacyKeyValueFormat", i).msg("\"ENV key=value\" should be used instead of legacy \"ENV key value\" format").fix(legacy_fix(i, k, v));
+                            cx.hit("LegacyKeyValueFormat", i).msg("\"ENV key=value\" should be used instead of legacy \"ENV key value\" format").fix(legacy_fix(i, k, v, escape));
                         }
                         let key = lex
                             .process_word(&k.value, &state.env)
@@ -497,7 +500,7 @@ fn dispatch(cx: &mut Cx<'_, '_>) {
                 Kw::Label => {
                     for (k, v, legacy) in i.pairs() {
                         if legacy {
-                            cx.hit("LegacyKeyValueFormat", i).msg("\"LABEL key=value\" should be used instead of legacy \"LABEL key value\" format").fix(legacy_fix(i, k, v));
+                            cx.hit("LegacyKeyValueFormat", i).msg("\"LABEL key=value\" should be used instead of legacy \"LABEL key value\" format").fix(legacy_fix(i, k, v, escape));
                         }
                     }
                 }
@@ -564,21 +567,31 @@ fn dispatch(cx: &mut Cx<'_, '_>) {
     }
 }
 
-/// `KEY value` → `KEY=value`, when that is the same value.
-fn legacy_fix(i: &Inst<'_>, k: &kiln_dockerfile::Token, v: &kiln_dockerfile::Token) -> Option<Fix> {
+/// `KEY value` → `KEY=value`, when that is the same value. Only the gap between key and value and the
+/// end of the value are edited, so a value continued over several lines keeps its lines (a value that
+/// starts on a continuation line gets `KEY="\` on the key line and loses that line's indentation, which
+/// BuildKit would otherwise keep inside the quotes).
+fn legacy_fix(
+    i: &Inst<'_>,
+    k: &kiln_dockerfile::Token,
+    v: &kiln_dockerfile::Token,
+    escape: char,
+) -> Option<Fix> {
     if k.span.end > v.span.start || i.json {
         return None;
     }
     let raw = &v.value;
     let plain_word = !raw.is_empty() && !raw.contains(char::is_whitespace);
-    let text = if plain_word {
-        raw.clone()
-    } else if !raw.contains(['"', '\'', '\\', '\n']) && !raw.is_empty() {
-        format!("\"{raw}\"")
-    } else {
+    if !plain_word && (raw.is_empty() || raw.contains(['"', '\'', '\\', '\n'])) {
         return None;
-    };
-    Some(Fix::replace(k.span.end..v.span.end, format!("={text}")))
+    }
+    let quote = if plain_word { "" } else { "\"" };
+    let gap = if v.span.line == k.span.line { format!("={quote}") } else { format!("={quote}{escape}\n") };
+    let mut edits = vec![Edit { range: k.span.end..v.span.start, text: gap }];
+    if !plain_word {
+        edits.push(Edit { range: v.span.end..v.span.end, text: quote.to_owned() });
+    }
+    Some(Fix { edits })
 }
 
 /// The words BuildKit expands in an instruction (with whether they use the raw heredoc lexer).

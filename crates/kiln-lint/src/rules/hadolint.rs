@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use kiln_dockerfile::shell::{EmptyEnv, Lexer};
 
 use super::{Cx, drop_quotes, has_cache_mount};
-use crate::finding::Fix;
+use crate::finding::{Edit, Fix};
 use crate::model::{ImageRef, Inst, Kw, Model};
 use crate::shell::{Command, Script};
 
@@ -53,9 +53,24 @@ fn after_arg(cx: &Cx<'_, '_>, i: &Inst<'_>, c: &Command, n: usize) -> Option<usi
     cx.shell_span(i, &c.args.get(n)?.span).map(|r| r.end)
 }
 
-fn insert_after_word(cx: &Cx<'_, '_>, i: &Inst<'_>, c: &Command, word: &str, text: &str) -> Option<Fix> {
-    let n = c.args.iter().position(|a| a.text == word)?;
-    after_arg(cx, i, c, n).map(|at| Fix::insert(at, format!(" {text}")))
+/// Inserts ` text` after the first `word` argument of each of `cmds` (one fix for the whole RUN, so one
+/// round of `--fix` repairs every command the rule objects to); `None` when no command maps to the source.
+fn insert_after_word(
+    cx: &Cx<'_, '_>,
+    i: &Inst<'_>,
+    cmds: &[&Command],
+    word: &str,
+    text: &str,
+) -> Option<Fix> {
+    let edits: Vec<Edit> = cmds
+        .iter()
+        .filter_map(|c| {
+            let n = c.args.iter().position(|a| a.text == word)?;
+            after_arg(cx, i, c, n)
+        })
+        .map(|at| Edit { range: at..at, text: format!(" {text}") })
+        .collect();
+    (!edits.is_empty()).then_some(Fix { edits })
 }
 
 pub(super) fn dl1001<'m, 'a>(cx: &mut Cx<'m, 'a>, s: &[&'m Inst<'a>]) {
@@ -498,15 +513,19 @@ pub(super) fn dl3013<'m, 'a>(cx: &mut Cx<'m, 'a>, s: &[&'m Inst<'a>]) {
 
 pub(super) fn dl3014<'m, 'a>(cx: &mut Cx<'m, 'a>, s: &[&'m Inst<'a>]) {
     for (i, sc) in runs(s) {
-        let bad = sc.commands.iter().find(|c| {
-            c.is("apt-get", &["install"])
-                && !(c.has_any_flag(&["y", "yes", "qq", "assume-yes"])
-                    || c.count_flag("q") == 2
-                    || c.count_flag("quiet") == 2
-                    || c.has_arg("-q=2"))
-        });
-        if let Some(c) = bad {
-            let fix = insert_after_word(cx, i, c, "install", "-y");
+        let bad: Vec<&Command> = sc
+            .commands
+            .iter()
+            .filter(|c| {
+                c.is("apt-get", &["install"])
+                    && !(c.has_any_flag(&["y", "yes", "qq", "assume-yes"])
+                        || c.count_flag("q") == 2
+                        || c.count_flag("quiet") == 2
+                        || c.has_arg("-q=2"))
+            })
+            .collect();
+        if let Some(&c) = bad.first() {
+            let fix = insert_after_word(cx, i, &bad, "install", "-y");
             let at = cx.shell_span(i, &c.span);
             cx.hit("DL3014", i).at(at).fix(fix);
         }
@@ -515,12 +534,16 @@ pub(super) fn dl3014<'m, 'a>(cx: &mut Cx<'m, 'a>, s: &[&'m Inst<'a>]) {
 
 pub(super) fn dl3015<'m, 'a>(cx: &mut Cx<'m, 'a>, s: &[&'m Inst<'a>]) {
     for (i, sc) in runs(s) {
-        let bad = sc.commands.iter().find(|c| {
-            c.is("apt-get", &["install"])
-                && !(c.has_flag("no-install-recommends") || c.has_arg("APT::Install-Recommends=false"))
-        });
-        if let Some(c) = bad {
-            let fix = insert_after_word(cx, i, c, "install", "--no-install-recommends");
+        let bad: Vec<&Command> = sc
+            .commands
+            .iter()
+            .filter(|c| {
+                c.is("apt-get", &["install"])
+                    && !(c.has_flag("no-install-recommends") || c.has_arg("APT::Install-Recommends=false"))
+            })
+            .collect();
+        if let Some(&c) = bad.first() {
+            let fix = insert_after_word(cx, i, &bad, "install", "--no-install-recommends");
             let at = cx.shell_span(i, &c.span);
             cx.hit("DL3015", i).at(at).fix(fix);
         }
@@ -578,8 +601,10 @@ pub(super) fn dl3019<'m, 'a>(cx: &mut Cx<'m, 'a>, s: &[&'m Inst<'a>]) {
         if has_cache_mount(i, "/var/cache/apk") {
             continue;
         }
-        if let Some(c) = sc.commands.iter().find(|c| c.is("apk", &["add"]) && !c.has_flag("no-cache")) {
-            let fix = insert_after_word(cx, i, c, "add", "--no-cache");
+        let bad: Vec<&Command> =
+            sc.commands.iter().filter(|c| c.is("apk", &["add"]) && !c.has_flag("no-cache")).collect();
+        if let Some(&c) = bad.first() {
+            let fix = insert_after_word(cx, i, &bad, "add", "--no-cache");
             let at = cx.shell_span(i, &c.span);
             cx.hit("DL3019", i).at(at).fix(fix);
         }
@@ -1062,16 +1087,20 @@ pub(super) fn dl3042<'m, 'a>(cx: &mut Cx<'m, 'a>, s: &[&'m Inst<'a>]) {
                 if has_cache_mount(i, ".cache/pip") {
                     continue;
                 }
-                let bad = sc.commands.iter().find(|c| {
-                    let wrapper = ["pipx", "pipenv"].iter().any(|w| {
-                        c.name.contains(w)
-                            || (c.name.starts_with("python")
-                                && c.args.windows(2).any(|a| a[0].text == "-m" && a[1].text == *w))
-                    });
-                    is_pip_install(c) && !c.has_arg("--no-cache-dir") && !wrapper
-                });
-                if let Some(c) = bad {
-                    let fix = insert_after_word(cx, i, c, "install", "--no-cache-dir");
+                let bad: Vec<&Command> = sc
+                    .commands
+                    .iter()
+                    .filter(|c| {
+                        let wrapper = ["pipx", "pipenv"].iter().any(|w| {
+                            c.name.contains(w)
+                                || (c.name.starts_with("python")
+                                    && c.args.windows(2).any(|a| a[0].text == "-m" && a[1].text == *w))
+                        });
+                        is_pip_install(c) && !c.has_arg("--no-cache-dir") && !wrapper
+                    })
+                    .collect();
+                if let Some(&c) = bad.first() {
+                    let fix = insert_after_word(cx, i, &bad, "install", "--no-cache-dir");
                     let at = cx.shell_span(i, &c.span);
                     cx.hit("DL3042", i).at(at).fix(fix);
                 }
@@ -1269,13 +1298,27 @@ fn merge_runs(m: &Model<'_>, a: &Inst<'_>, b: &Inst<'_>) -> Option<Fix> {
     if a_trim.is_empty() || a_trim.ends_with(['&', ';', '|']) || bt.text.trim().is_empty() {
         return None;
     }
+    // `&&` joins commands in POSIX shells (and cmd); a SHELL like PowerShell 5 would not accept it.
+    let shell = m
+        .insts
+        .iter()
+        .filter(|i| i.span.start < a.span.start)
+        .rev()
+        .find(|i| matches!(i.kw, Kw::Shell | Kw::From));
+    if let Some(sh) = shell.filter(|i| i.kw == Kw::Shell) {
+        let first = sh.args.first().map_or("", |t| t.value.as_str());
+        let name = first.rsplit('/').next().unwrap_or(first);
+        if !["sh", "bash", "ash", "dash", "zsh", "ksh"].contains(&name) {
+            return None;
+        }
+    }
     let between = m.source.get(a.span.end..b.span.start)?;
     if !between.trim().is_empty() || between.matches('\n').count() != 1 {
         return None;
     }
     let b_args = b.args.first()?;
     let a_end = at.to_source(&(0..a_trim.len()))?.end;
-    Some(Fix::replace(a_end..b_args.span.start, " && \\\n    "))
+    Some(Fix::replace(a_end..b_args.span.start, format!(" && {}\n    ", m.escape)))
 }
 
 pub(super) fn dl3060<'m, 'a>(cx: &mut Cx<'m, 'a>, s: &[&'m Inst<'a>]) {
