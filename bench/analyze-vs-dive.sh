@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kiln analyze vs dive on the same docker-archives: the numbers must agree (efficiency to 4 decimals, wasted
-# bytes exactly), then wall time (hyperfine) and peak memory (/usr/bin/time -v) of `kiln analyze --ci` and
-# `dive --ci`.
+# bytes exactly), then wall time (hyperfine median), CPU time (user + system, hyperfine mean, ms) and peak
+# memory (/usr/bin/time -v) of `kiln analyze --ci` and `dive --ci`.
 #
 # Images: the kiln-golden/* images bench/record-dive-goldens.sh builds and imports (run it first), plus
 # local/debian-build:bookworm when present. Needs: dockerd, dive, hyperfine, python3, GNU time, and a
@@ -21,7 +21,9 @@ for tool in docker dive hyperfine python3 /usr/bin/time "$kiln"; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 2; }
 done
 
-printf '%-28s %9s %11s %13s %10s %10s %8s %9s %9s\n' image size efficiency wasted kiln_ms dive_ms speedup kiln_MiB dive_MiB
+echo "# $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); kiln $("$kiln" version), $(dive --version)"
+printf '%-28s %9s %11s %13s %9s %9s %8s %9s %9s %9s %9s\n' image size efficiency wasted kiln_ms dive_ms speedup \
+  kiln_cpu dive_cpu kiln_MiB dive_MiB
 for image in "${images[@]}"; do
   name=$(echo "$image" | tr '/:' '__')
   tar=$work/$name.tar
@@ -52,8 +54,9 @@ PY
 import json, sys
 hf, k = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 t = {r["command"]: r["median"] * 1000 for r in hf["results"]}
-print("%-28s %8.1fM %10.4f%% %13d %10.1f %10.1f %7.1fx %9.1f %9.1f" % (
+cpu = {r["command"]: (r["user"] + r["system"]) * 1000 for r in hf["results"]}
+print("%-28s %8.1fM %10.4f%% %13d %9.1f %9.1f %7.1fx %9.1f %9.1f %9.1f %9.1f" % (
     sys.argv[3], k["size_bytes"] / 1e6, k["efficiency"] * 100, k["wasted_bytes"], t["kiln"], t["dive"],
-    t["dive"] / t["kiln"], int(sys.argv[4]) / 1024, int(sys.argv[5]) / 1024))
+    t["dive"] / t["kiln"], cpu["kiln"], cpu["dive"], int(sys.argv[4]) / 1024, int(sys.argv[5]) / 1024))
 PY
 done

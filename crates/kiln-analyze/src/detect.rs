@@ -318,7 +318,11 @@ fn per_layer(
         let files = paths.len() as u64;
         paths.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
         paths.truncate(LISTED_PATHS);
-        let (kind, title, suggestion, fix) = make(layer, bytes, files);
+        let (kind, mut title, suggestion, fix) = make(layer, bytes, files);
+        if files == 1 {
+            // The titles count in plural ("{files} files"); one is "1 file".
+            title = title.replacen("1 files", "1 file", 1);
+        }
         let origin = cx.origins.get(layer).cloned().unwrap_or_default();
         out.push(Finding {
             kind,

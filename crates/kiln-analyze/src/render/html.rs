@@ -68,7 +68,8 @@ pub fn html(a: &Analysis) -> Result<String> {
         .map_err(|source| AnalyzeError::Json { object: "report data".into(), source })?
         .replace('<', "\\u003c");
     let largest_layer = a.layers.iter().map(|l| l.size_bytes).max().unwrap_or(0).max(1);
-    let saving: u64 = a.suggestions.iter().map(|s| s.bytes_saved).sum();
+    // Suggestions may overlap (a copied file can also be chown-rewritten): show the largest, not a sum.
+    let saving: u64 = a.suggestions.iter().map(|s| s.bytes_saved).max().unwrap_or(0);
     template
         .render(context! {
             a => Value::from(minijinja::value::Serde(a)),

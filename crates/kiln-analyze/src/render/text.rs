@@ -78,7 +78,7 @@ pub fn analysis(a: &Analysis) -> String {
         }
         let _ = writeln!(s, "            fix: {}", sanitize(&f.fix));
     }
-    let _ = writeln!(s, "\nSuggestions");
+    let _ = writeln!(s, "\nSuggestions (savings may overlap: a file can be in several findings)");
     if a.suggestions.is_empty() {
         let _ = writeln!(s, "  none");
     }
