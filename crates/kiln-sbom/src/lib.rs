@@ -89,3 +89,35 @@ pub fn catalog(image: &ImageSource, opts: &CatalogOptions) -> Result<Sbom, SbomE
     let summary = image.summary();
     Ok(merge::merge(summary, scans))
 }
+
+/// Catalogs `image` like [`catalog`] while feeding the same pass to another scanner: `make` builds its
+/// visitor for each layer (layers are walked in parallel), and the visitors come back in layer order with
+/// the SBOM. `kiln scan` uses it to read each layer once for packages, secrets and audit facts.
+pub fn catalog_with<V, F>(
+    image: &ImageSource,
+    opts: &CatalogOptions,
+    make: F,
+) -> Result<(Sbom, Vec<V>), SbomError>
+where
+    V: walk::LayerVisitor + Send,
+    F: Fn(&walk::LayerRef) -> V + Sync,
+{
+    let pairs =
+        walk::walk_image(image, |layer| Pair(catalog::LayerScan::new(layer.clone(), opts), make(layer)))?;
+    let (scans, others): (Vec<_>, Vec<_>) = pairs.into_iter().map(|Pair(a, b)| (a, b)).unzip();
+    Ok((merge::merge(image.summary(), scans), others))
+}
+
+/// The cataloger and another visitor, fed together.
+struct Pair<A, B>(A, B);
+
+impl<A: walk::LayerVisitor, B: walk::LayerVisitor> walk::LayerVisitor for Pair<A, B> {
+    fn wants(&mut self, entry: &kiln_layer::Entry, head: &[u8]) -> walk::Want {
+        self.0.wants(entry, head).max(self.1.wants(entry, head))
+    }
+
+    fn visit(&mut self, entry: &kiln_layer::Entry, content: walk::Content<'_>) -> Result<(), SbomError> {
+        self.0.visit(entry, content)?;
+        self.1.visit(entry, content)
+    }
+}

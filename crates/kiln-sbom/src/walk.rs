@@ -16,7 +16,7 @@
 
 use std::io::Read;
 
-use kiln_layer::{Entry, EntryKind};
+pub use kiln_layer::{Entry, EntryKind};
 use kiln_oci::Digest;
 use rayon::prelude::*;
 

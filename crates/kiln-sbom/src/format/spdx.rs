@@ -1,5 +1,5 @@
 //! SPDX 2.3 JSON: the image as the described package (`primaryPackagePurpose: CONTAINER`), the
-//! distribution as an `OPERATING-SYSTEM` package, each package with its purl as an external reference,
+//! distribution as an `OPERATING_SYSTEM` package, each package with its purl as an external reference,
 //! `CONTAINS` relationships from the image, and licenses as an SPDX expression in `licenseDeclared`
 //! (values that are not SPDX identifiers become `LicenseRef-…` with their text in
 //! `hasExtractedLicensingInfos`).
@@ -121,7 +121,7 @@ pub fn document(sbom: &Sbom, opts: &OutputOptions) -> Document {
             source_info: None,
             comment: os.pretty_name.clone(),
             external_refs: Vec::new(),
-            primary_package_purpose: "OPERATING-SYSTEM",
+            primary_package_purpose: "OPERATING_SYSTEM",
         });
         relationships.push(contains(id));
     }
