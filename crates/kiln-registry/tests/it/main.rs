@@ -5,5 +5,6 @@
 mod auth;
 mod faults;
 mod fixture;
+mod interop;
 mod proxy;
 mod pushpull;
