@@ -111,15 +111,23 @@ pub(crate) fn run(args: Args, global: &super::Global) -> anyhow::Result<Outcome>
     let prepared =
         kiln_build::prepare(&settings, &mut std::io::stdin().lock(), &scratch).map_err(rendered)?;
     let request = prepared.request;
-    let events = progress::sink(if args.quiet { Mode::Quiet } else { args.progress });
+    // Dropped after the engine, on every return: the tty view draws its final frame then.
+    let progress = progress::sink(if args.quiet { Mode::Quiet } else { args.progress });
     let sandbox = Sandbox::new(Arc::new(LinuxSys), store.root().join("v1").join("sandbox"));
-    let engine =
-        Engine::new(store.clone(), Arc::new(sandbox), Arc::new(StoreImages::new(store.clone())), events);
+    let engine = Engine::new(
+        store.clone(),
+        Arc::new(sandbox),
+        Arc::new(StoreImages::new(store.clone())),
+        progress.events(),
+    );
     let cancel = engine.cancel_handle();
     // A second handler cannot be installed (tests run several builds in one process): then Ctrl-C keeps
     // its default action, which still leaves nothing mounted.
     let _ = ctrlc::set_handler(move || cancel.cancel());
-    let built = engine.build(&request).map_err(rendered)?;
+    let built = engine.build(&request);
+    drop(engine);
+    drop(progress);
+    let built = built.map_err(rendered)?;
     for output in &outputs {
         if *output != Output::Image {
             kiln_build::export(&store, &built, output, &request.tags).map_err(rendered)?;
