@@ -156,33 +156,59 @@ impl Endpoint {
             }
         }
         let what = format!("contacting registry {}", self.host);
-        let mut first_error = None;
-        for (base, verify) in candidates {
-            let url = format!("{base}/v2/");
-            let agent =
-                if verify { &self.verified } else { self.unverified.as_ref().unwrap_or(&self.verified) };
-            let result = self.with_retries(&what, || {
-                let req = Request::get(&url).body(()).map_err(|e| bad_request(&url, e))?;
-                agent.run(req).map_err(|e| network(&what, "GET", &url, e))
-            });
-            match result {
-                Ok(resp) if resp.status() == StatusCode::OK || resp.status() == StatusCode::UNAUTHORIZED => {
-                    let challenge = challenge_of(&resp);
-                    let mut state = self.state();
-                    state.base = Some((base, verify));
-                    state.challenge = challenge;
-                    return Ok(());
-                }
+        // Each round tries every candidate once, so a plain-HTTP registry on a loopback host answers at
+        // once instead of after the HTTPS attempt's retries; rounds repeat with backoff while a failure
+        // may be transient (a 5xx, a dropped connection).
+        let mut round = 0;
+        let first_error = loop {
+            round += 1;
+            let mut first_error: Option<RegistryError> = None;
+            let mut asked_delay = None;
+            for (base, verify) in &candidates {
+                let url = format!("{base}/v2/");
+                let agent =
+                    if *verify { &self.verified } else { self.unverified.as_ref().unwrap_or(&self.verified) };
+                let result = Request::get(&url)
+                    .body(())
+                    .map_err(|e| bad_request(&url, e))
+                    .and_then(|req| agent.run(req).map_err(|e| network(&what, "GET", &url, e)));
+                let error = match result {
+                    Ok(resp)
+                        if resp.status() == StatusCode::OK || resp.status() == StatusCode::UNAUTHORIZED =>
+                    {
+                        let challenge = challenge_of(&resp);
+                        let mut state = self.state();
+                        state.base = Some((base.clone(), *verify));
+                        state.challenge = challenge;
+                        return Ok(());
+                    }
+                    Ok(resp) => {
+                        if is_transient_status(resp.status()) {
+                            asked_delay = asked_delay.or(Some(retry_after(&resp)));
+                        }
+                        status_error(&what, "GET", &url, resp)
+                    }
+                    Err(e) => e,
+                };
                 // The first failure is the one to report: a later plain-HTTP try at a TLS server only
                 // gets "HTTP request to an HTTPS server".
-                Ok(resp) => {
-                    first_error.get_or_insert(status_error(&what, "GET", &url, resp));
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
+                first_error.get_or_insert(error);
             }
-        }
+            // A certificate the client does not trust stays untrusted on a second try.
+            let transient = first_error
+                .as_ref()
+                .is_some_and(|e| e.is_transient() && !e.to_string().contains("certificate"));
+            if !transient || round >= self.options.retry.attempts {
+                break first_error.map(|e| {
+                    if transient && round > 1 {
+                        RegistryError::Exhausted { what: what.clone(), attempts: round, last: Box::new(e) }
+                    } else {
+                        e
+                    }
+                });
+            }
+            std::thread::sleep(asked_delay.flatten().unwrap_or_else(|| self.options.retry.delay(round)));
+        };
         Err(match first_error {
             Some(e) if e.to_string().contains("certificate") => RegistryError::Insecure {
                 host: self.host.clone(),

@@ -1,0 +1,217 @@
+//! `kiln pull`, `push`, `login` and `logout` end to end against a real `docker-registry` on 127.0.0.1
+//! (plain HTTP, which kiln allows for loopback hosts; htpasswd auth for the login tests).
+
+// Skips are reported on stderr.
+#![allow(clippy::print_stderr)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `docker-registry` on a free 127.0.0.1 port, killed on drop.
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    /// Starts one; `user` adds htpasswd auth. `None` (with a printed reason) when the tools are missing.
+    fn start(user: Option<(&str, &str)>) -> Option<Registry> {
+        for tool in ["docker-registry", "htpasswd"] {
+            if kiln_test::which(tool).is_none() {
+                assert!(!kiln_test::in_ci(), "CI must install {tool}");
+                eprintln!("SKIPPED: {tool} is not installed");
+                return None;
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut config = format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, password)) = user {
+            let out = Command::new("htpasswd").args(["-Bbn", user, password]).output().unwrap();
+            std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
+            let path = dir.path().join("htpasswd");
+            config += &format!("auth:\n  htpasswd:\n    realm: kiln\n    path: {}\n", path.display());
+        }
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "docker-registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Registry { child, port, _dir: dir })
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn kiln(root: &Path, docker_config: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    cmd.arg("--root").arg(root).env_remove("KILN_ROOT").env("DOCKER_CONFIG", docker_config);
+    cmd
+}
+
+fn ok(cmd: &mut Command) -> (String, String) {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{cmd:?}: {stderr}");
+    (String::from_utf8(out.stdout).unwrap(), stderr)
+}
+
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{cmd:?} must fail with 2: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Imports busybox-static as `name` into `root`; false (with a printed reason) when it is missing.
+fn import_busybox(root: &Path, config: &Path, name: &str) -> bool {
+    let rootfs = tempfile::tempdir().unwrap();
+    if let Err(e) = kiln_test::busybox_rootfs(rootfs.path()) {
+        assert!(!kiln_test::in_ci(), "CI must install busybox-static: {e}");
+        eprintln!("SKIPPED: {e}");
+        return false;
+    }
+    ok(kiln(root, config).arg("import").arg(format!("dir:{}", rootfs.path().display())).arg(name));
+    true
+}
+
+#[test]
+fn push_then_pull_into_another_store_and_re_push_uploads_nothing() {
+    let Some(registry) = Registry::start(None) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, config) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("docker"));
+    if !import_busybox(&a, &config, "local/busybox:1") {
+        return;
+    }
+    let target = format!("{}/kiln/busybox:1", registry.host());
+    let (digest, log) = ok(kiln(&a, &config).args(["push", "local/busybox:1", &target]));
+    let digest = digest.trim().to_owned();
+    assert!(digest.starts_with("sha256:") && digest.len() == 71, "{digest}");
+    assert!(log.contains("2 blobs uploaded"), "{log}");
+
+    let (again, log) = ok(kiln(&a, &config).args(["push", "local/busybox:1", &target]));
+    assert_eq!(again.trim(), digest);
+    assert!(log.contains("0 blobs uploaded") && log.contains("2 already there"), "{log}");
+
+    let (pulled, log) = ok(kiln(&b, &config).args(["pull", &target]));
+    assert_eq!(pulled.trim(), digest, "{log}");
+    let (images, _) = ok(kiln(&b, &config).args(["images", "--format", "json"]));
+    assert!(images.contains("kiln/busybox"), "{images}");
+    let by_digest = format!("{}/kiln/busybox@{digest}", registry.host());
+    let (quiet, log) = ok(kiln(&b, &config).args(["pull", "-q", &by_digest]));
+    assert_eq!((quiet.trim(), log.as_str()), (digest.as_str(), ""));
+
+    let err = fails(kiln(&b, &config).args(["pull", &format!("{}/kiln/absent:1", registry.host())]));
+    assert!(err.contains("kiln/absent") && err.contains("not found"), "{err}");
+}
+
+#[test]
+fn login_checks_the_password_and_logout_forgets_it() {
+    let Some(registry) = Registry::start(Some(("ci", "pa55"))) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (root, config) = (dir.path().join("root"), dir.path().join("docker"));
+    if !import_busybox(&root, &config, "local/busybox:1") {
+        return;
+    }
+    let target = format!("{}/team/busybox:1", registry.host());
+    let err = fails(kiln(&root, &config).args(["push", "local/busybox:1", &target]));
+    assert!(err.contains("kiln login"), "{err}");
+
+    let login = |password: &str| {
+        let mut cmd = kiln(&root, &config);
+        cmd.args(["login", &registry.host(), "-u", "ci", "--password-stdin"]).stdin(Stdio::piped());
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = login("wrong");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&registry.host()));
+    let out = login("pa55");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Login Succeeded"));
+    let saved = std::fs::read_to_string(config.join("config.json")).unwrap();
+    assert!(saved.contains(&registry.host()), "{saved}");
+
+    ok(kiln(&root, &config).args(["push", "local/busybox:1", &target]));
+    let (_, log) = ok(kiln(&root, &config).args(["logout", &registry.host()]));
+    assert!(log.contains("Removed"), "{log}");
+    let err = fails(kiln(&root, &config).args(["pull", &target]));
+    assert!(err.contains("authentication required"), "{err}");
+}
+
+#[test]
+fn plain_http_is_refused_for_hosts_not_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, config) = (dir.path().join("root"), dir.path().join("docker"));
+    // Refused before any connection is made: nothing leaves this machine.
+    let err = fails(kiln(&root, &config).args([
+        "pull",
+        "--registry-mirror",
+        "http://mirror.invalid",
+        "busybox:latest",
+    ]));
+    assert!(err.contains("plain HTTP") && err.contains("--insecure-registry"), "{err}");
+}
+
+#[test]
+fn build_pulls_a_missing_base_and_pushes_the_result() {
+    kiln_test::skip_unless!(kiln_test::is_root(), "builds need root");
+    let Some(registry) = Registry::start(None) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, config) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("docker"));
+    if !import_busybox(&a, &config, "local/busybox:1") {
+        return;
+    }
+    let base = format!("{}/kiln/busybox:1", registry.host());
+    ok(kiln(&a, &config).args(["push", "local/busybox:1", &base]));
+
+    // Store b has no base image: the build pulls it, runs the step and pushes the result.
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), format!("FROM {base}\nRUN echo built > /built\n")).unwrap();
+    let target = format!("{}/kiln/app:1", registry.host());
+    let (_, log) =
+        ok(kiln(&b, &config).args(["build", "--progress=plain", "--push", "-t", &target]).arg(&ctx));
+    assert!(log.contains(&format!("pushed {target}@sha256:")), "{log}");
+
+    // A third store pulls the pushed image and finds the step's file in its top layer.
+    let c = dir.path().join("c");
+    ok(kiln(&c, &config).args(["pull", &target]));
+    let (inspect, _) = ok(kiln(&c, &config).args(["history", &target]));
+    assert!(inspect.contains("echo built"), "{inspect}");
+
+    // A pull of a base that does not exist fails the build with the registry's answer.
+    std::fs::write(ctx.join("Dockerfile"), format!("FROM {}/kiln/absent:1\n", registry.host())).unwrap();
+    let err = fails(kiln(&b, &config).args(["build", "--progress=plain"]).arg(&ctx));
+    assert!(err.contains("kiln/absent") && err.contains("not found"), "{err}");
+}
