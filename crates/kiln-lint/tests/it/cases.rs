@@ -260,6 +260,12 @@ pub(crate) static CASES: &[Case] = &[
     t("DL3024", "FROM alpine:3 AS x\nFROM alpine:3 AS y\n", &[]),
     // DL3025
     t("DL3025", "FROM alpine:3\nCMD node server.js\nENTRYPOINT exec node\n", &[2, 3]),
+    d(
+        "DL3025",
+        "FROM alpine:3\nCMD [ \"/usr\\\\\\\"/bin/znc\", \"-f\" ]\n",
+        &[],
+        "hadolint's JSON reader rejects an escaped backslash followed by an escaped quote (BuildKit's `escapes` testfile)",
+    ),
     t(
         "DL3025",
         "FROM alpine:3\nCMD [\"node\", \"server.js\"]\nENTRYPOINT [\"/bin/sh\"]\nHEALTHCHECK CMD [\"true\"]\n",
@@ -473,6 +479,12 @@ pub(crate) static CASES: &[Case] = &[
         "FROM alpine:3\nRUN set -o pipefail && curl -s https://x | sh\n",
         &[],
         "kiln accepts `set -o pipefail` before the pipe",
+    ),
+    d(
+        "DL4006",
+        "FROM alpine:3\nRUN <<EOT\n  set -ex\n  set -o pipefail\n  go test . 2>&1 | tee /tmp/log\nEOT\n",
+        &[],
+        "hadolint does not see `set -o pipefail` inside a heredoc script (found in moby/buildkit's fsutil Dockerfile)",
     ),
     // BuildKit
     t("StageNameCasing", "FROM alpine:3 AS Build\n", &[1]),
