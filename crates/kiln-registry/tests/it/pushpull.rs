@@ -182,3 +182,26 @@ fn busybox_round_trip_keeps_the_image_runnable_by_id() {
     assert_eq!(pulled.record.id, record.id);
     assert_eq!(pulled.record.refs, vec![target.clone()]);
 }
+
+#[test]
+fn chunked_uploads_send_patches_and_the_result_pulls_back() {
+    if !have_registry() {
+        return;
+    }
+    let registry = TestRegistry::start();
+    let proxy = Proxy::start(registry.port);
+    let (dir, a) = store();
+    let record = generated_image(&a, "local/gen:1", 7, 2, 300_000);
+    let options =
+        kiln_registry::RegistryOptions { chunk_size: Some(64 << 10), ..crate::fixture::options(dir.path()) };
+    let reg = kiln_registry::Registry::new(options);
+    let target = crate::fixture::reference(&proxy.host(), "kiln/chunked:v1");
+    let pushed = reg.push(&a, &loc("local/gen:1"), &target, &PushOptions::default(), &NoProgress).unwrap();
+    let layer_size = pushed.blobs.bytes_uploaded;
+    assert!(layer_size > 64 << 10);
+    let patches = proxy.count("PATCH", "/blobs/uploads/");
+    assert!(patches as u64 >= layer_size / (64 << 10), "{patches} PATCHes for {layer_size} bytes");
+    let (_d, b) = store();
+    let pulled = reg.pull(&b, &target, &PullOptions::default(), &NoProgress).unwrap();
+    assert_eq!(pulled.record.id, record.id);
+}
