@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args as ClapArgs;
-use kiln_build::{BuildError, BuildSettings, ContextSource, Engine, Output, StoreImages};
+use kiln_build::{BuildError, BuildSettings, ContextSource, Engine, Output};
 use kiln_sandbox::{LinuxSys, Sandbox};
 
 use super::progress::{self, Mode};
@@ -55,7 +55,7 @@ pub(crate) struct Args {
     /// Do not use the cache for these stages; repeatable.
     #[arg(long = "no-cache-filter", value_name = "STAGE")]
     no_cache_filter: Vec<String>,
-    /// Check base images again (the store-only resolver requires them to be local).
+    /// Always check the registry for a newer base image (else the store is used when it has one).
     #[arg(long)]
     pull: bool,
     /// Write the image ID to this file.
@@ -73,6 +73,11 @@ pub(crate) struct Args {
     /// Also write the result: `type=image|oci|docker|local|tar,dest=PATH`; repeatable.
     #[arg(short = 'o', long)]
     output: Vec<String>,
+    /// Push the image to its registry under each --tag after the build.
+    #[arg(long)]
+    push: bool,
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
 }
 
 /// Runs `kiln build`.
@@ -117,7 +122,7 @@ pub(crate) fn run(args: Args, global: &super::Global) -> anyhow::Result<Outcome>
     let engine = Engine::new(
         store.clone(),
         Arc::new(sandbox),
-        Arc::new(StoreImages::new(store.clone())),
+        Arc::new(super::registry::RegistryImages::new(store.clone(), args.registry.registry())),
         progress.events(),
     );
     let cancel = engine.cancel_handle();
@@ -134,6 +139,10 @@ pub(crate) fn run(args: Args, global: &super::Global) -> anyhow::Result<Outcome>
         }
     }
     let id = built.image.id.to_string();
+    if args.push {
+        let image = kiln_oci::ImageLocation::StoreId(built.image.id.hex().to_owned());
+        super::registry::push_tags(&store, &image, &request.tags, &args.registry)?;
+    }
     if let Some(path) = &args.iidfile {
         fs_err::write(path, &id)?;
     }

@@ -1,16 +1,23 @@
 //! The subcommands: one module each, holding its clap arguments and a `run` that resolves them into a
 //! library call and renders the result. A module over ~150 lines is a missing library function.
 
+mod analyze;
 mod build;
 mod change;
 mod context;
+mod db;
 mod diagnostic;
+mod diff;
 mod image;
 mod inspect;
+mod lint;
 mod parse;
 mod plan;
 mod progress;
+mod registry;
 mod render;
+mod sbom;
+mod scan;
 mod transfer;
 
 use std::path::PathBuf;
@@ -58,6 +65,27 @@ pub(crate) enum Command {
     Load(transfer::LoadArgs),
     /// Copy an image between the store, OCI layouts and archives.
     Copy(transfer::CopyArgs),
+    /// Show where an image's bytes go: dive's efficiency and waste, findings, suggestions, CI gates.
+    Analyze(Box<analyze::Args>),
+    /// Compare two images file by file.
+    Diff(diff::Args),
+    /// List the packages installed in an image (SBOM: CycloneDX, SPDX, JSON or a table).
+    Sbom(sbom::Args),
+    /// Scan an image: known vulnerabilities (offline OSV database), leaked secrets, CIS-style checks.
+    Scan(Box<scan::Args>),
+    /// Manage the offline vulnerability database (OSV) that `kiln scan` uses.
+    #[command(subcommand)]
+    Db(db::Command),
+    /// Lint Dockerfiles: hadolint's rules and flags, BuildKit's build checks, kiln's own rules, safe fixes.
+    Lint(Box<lint::Args>),
+    /// Pull an image from a registry into the store.
+    Pull(registry::PullArgs),
+    /// Push an image from the store to a registry.
+    Push(registry::PushArgs),
+    /// Log in to a registry (saved where `docker login` saves it).
+    Login(registry::LoginArgs),
+    /// Remove a registry login.
+    Logout(registry::LogoutArgs),
     /// Print the version.
     Version,
 }
@@ -87,6 +115,16 @@ pub(crate) fn run(command: Command, global: &Global) -> anyhow::Result<Outcome> 
         Command::Save(args) => transfer::save(args, global),
         Command::Load(args) => transfer::load(args, global),
         Command::Copy(args) => transfer::copy(args, global),
+        Command::Analyze(args) => analyze::run(*args, global),
+        Command::Diff(args) => diff::run(args, global),
+        Command::Sbom(args) => sbom::run(args, global),
+        Command::Scan(args) => scan::run(*args, global),
+        Command::Db(command) => db::run(command, global),
+        Command::Lint(args) => lint::run(*args),
+        Command::Pull(args) => registry::pull(args, global),
+        Command::Push(args) => registry::push(args, global),
+        Command::Login(args) => registry::login(args),
+        Command::Logout(args) => registry::logout(args),
         Command::Version => {
             crate::output::line(env!("CARGO_PKG_VERSION"));
             Ok(Outcome::Ok)

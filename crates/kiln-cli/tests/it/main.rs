@@ -1,10 +1,14 @@
 //! Integration tests of the kiln binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod analyze;
 mod build;
 mod context;
+mod lint;
 mod parse;
 mod plan;
+mod registry;
+mod scan;
 mod store;
 
 /// The `kiln` binary under test.

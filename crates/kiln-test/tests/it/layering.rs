@@ -6,8 +6,10 @@ use std::process::Command;
 /// The allowed normal (non-dev) dependencies between kiln crates, from DESIGN.md's table, plus the
 /// departures recorded in the issue notes (kiln-context → kiln-dockerfile for the `.dockerignore` matcher,
 /// and → kiln-oci for `Digest`, the type of its checksums; kiln-store → kiln-layer, as import/export
-/// decompress, hash and compress layers and snapshots unpack them; kiln-build → kiln-dockerfile, as the
-/// plan's steps are kiln-dockerfile `Instruction`s the engine dispatches on).
+/// decompress, hash and compress layers and snapshots unpack them; kiln-registry → kiln-layer, as a pull
+/// decompresses layers while streaming them into the store and a push compresses them (parallel gzip);
+/// kiln-build → kiln-dockerfile, as the plan's steps are kiln-dockerfile `Instruction`s the engine
+/// dispatches on).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("kiln-fs", &[]),
     ("kiln-oci", &[]),
@@ -17,7 +19,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kiln-context", &["fs", "dockerfile", "oci"]),
     ("kiln-layer", &["oci", "fs"]),
     ("kiln-store", &["oci", "fs", "layer"]),
-    ("kiln-registry", &["store", "oci"]),
+    ("kiln-registry", &["store", "oci", "layer"]),
     ("kiln-sandbox", &["fs"]),
     ("kiln-build", &["plan", "dockerfile", "context", "layer", "store", "sandbox", "oci", "fs"]),
     ("kiln-analyze", &["layer", "store", "oci"]),
