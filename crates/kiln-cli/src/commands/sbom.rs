@@ -56,7 +56,9 @@ pub(crate) fn run(args: Args, global: &Global) -> anyhow::Result<Outcome> {
     let location = ImageLocation::parse(&args.image).with_context(|| format!("image {:?}", args.image))?;
     let image = ImageSource::open(&store, &location, &args.image)?;
     let options = CatalogOptions { lockfiles: args.lockfiles, ..CatalogOptions::default() };
-    let sbom = kiln_sbom::catalog(&image, &options)?;
+    let mut sbom = kiln_sbom::catalog(&image, &options)?;
+    // History commands can hold build arguments: never print a secret.
+    crate::commands::scan::scrub_history(&mut sbom.image);
     for w in &sbom.warnings {
         warn(&w.to_string());
     }

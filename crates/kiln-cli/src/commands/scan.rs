@@ -24,6 +24,7 @@ use crate::commands::{Global, open_store};
 use crate::exit::Outcome;
 use crate::output;
 use report::Level;
+pub(crate) use report::scrub_history;
 
 /// `kiln scan` arguments.
 #[derive(Debug, ClapArgs)]

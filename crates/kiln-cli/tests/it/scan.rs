@@ -228,3 +228,60 @@ fn db_status_sbom_output_and_missing_database() {
     let out = run(kiln(&root).args(["scan", "app:1", "--only", "secrets,audit", "--db"]).arg(&other));
     assert!(out.status.success());
 }
+
+#[test]
+fn built_image_build_arg_leak_is_found_and_mounted_secret_is_not_in_the_image() {
+    kiln_test::skip_unless!(
+        kiln_test::is_root() && Path::new("/bin/busybox").exists(),
+        "builds need root and busybox-static"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    let rootfs = tmp.path().join("rootfs");
+    fs_err::create_dir_all(&rootfs).unwrap();
+    kiln_test::busybox_rootfs(&rootfs).unwrap();
+    assert!(
+        run(kiln(&root).arg("import").arg(format!("dir:{}", rootfs.display())).arg("busybox"))
+            .status
+            .success()
+    );
+    let mounted = "sk_live_abcdefghijklmnopqrstuvwx0123";
+    write(tmp.path(), "secret.txt", &format!("STRIPE={mounted}\n"));
+    write(
+        tmp.path(),
+        "ctx/Dockerfile",
+        "FROM busybox\nRUN --mount=type=secret,id=stripe cp /run/secrets/stripe /tmp/copy && rm /tmp/copy\n\
+         ARG GITHUB_TOKEN\nRUN echo building > /built\n",
+    );
+    let out = run(kiln(&root)
+        .args(["build", "-t", "leaky:1", "--build-arg", &format!("GITHUB_TOKEN={TOKEN}"), "--secret"])
+        .arg(format!("id=stripe,src={}", tmp.path().join("secret.txt").display()))
+        .arg(tmp.path().join("ctx")));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(kiln(&root).args([
+        "scan",
+        "leaky:1",
+        "--only",
+        "secrets",
+        "--format",
+        "json",
+        "--fail-on",
+        "high",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    assert!(!text.contains(TOKEN) && !text.contains(mounted), "{text}");
+    let report: Value = serde_json::from_str(&text).unwrap();
+    let found: Vec<(&str, &str)> = report["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["rule"].as_str().unwrap(), s["location"]["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(found, [("github-token", "history")], "the mounted secret is in no layer");
+    // The first history entry holding it: kiln's `ARG GITHUB_TOKEN=…` entry (line 3), before the RUN's `|1`.
+    assert_eq!(report["secrets"][0]["location"]["dockerfile_line"], "Dockerfile:3");
+    let sbom = run(kiln(&root).args(["sbom", "leaky:1", "--format", "json"]));
+    assert!(sbom.status.success());
+    assert!(!stdout(&sbom).contains(TOKEN), "the SBOM's layer history is redacted too");
+}

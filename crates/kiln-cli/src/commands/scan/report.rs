@@ -188,8 +188,10 @@ impl Report {
             };
             ignore_problems.push(IgnoreProblem { id: ig.id.clone(), problem, reason: ig.reason.clone() });
         }
+        let mut image = sbom.image.clone();
+        scrub_history(&mut image);
         let mut report = Report {
-            image: sbom.image.clone(),
+            image,
             os: sbom.os.clone(),
             packages: sbom.packages.len(),
             vulnerabilities_scanned,
@@ -306,6 +308,16 @@ impl Report {
             self.ignored.len()
         ));
         out
+    }
+}
+
+/// Redacts secrets in the layers' history commands (build arguments such as `RUN |1 TOKEN=…`).
+pub(crate) fn scrub_history(image: &mut ImageSummary) {
+    let scanner = kiln_audit::secrets::Scanner::get();
+    for layer in &mut image.layers {
+        if let Some(cmd) = &layer.created_by {
+            layer.created_by = Some(scanner.scrub(cmd));
+        }
     }
 }
 
