@@ -133,7 +133,8 @@ pub(crate) fn run(args: Args, global: &Global) -> anyhow::Result<Outcome> {
         None => None,
     };
     let today = time::OffsetDateTime::now_utc().date();
-    let report = report::Report::new(&sbom, vulns, audit, &ignores, today, &args.severity);
+    let report =
+        report::Report::new(&sbom, vulns, audit, audit_opts.secrets, &ignores, today, &args.severity);
     for problem in &report.ignore_problems {
         warn(&problem.to_string());
     }

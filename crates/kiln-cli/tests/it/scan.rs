@@ -176,6 +176,12 @@ fn thresholds_filters_and_ignores() {
         report["secrets"].as_array().unwrap().is_empty() && report["checks"].as_array().unwrap().is_empty()
     );
 
+    let table = stdout(&run(kiln(&root).args(["scan", "app:1", "--only", "vulns"])));
+    assert!(
+        table.contains("Vulnerabilities: 2") && !table.contains("Secrets") && !table.contains("Audit"),
+        "{table}"
+    );
+
     let ignores = tmp.path().join("ignores.yaml");
     write(
         tmp.path(),

@@ -111,6 +111,8 @@ pub(crate) struct Report {
     /// Whether vulnerabilities were matched (`--only` may leave them out).
     pub(crate) vulnerabilities_scanned: bool,
     pub(crate) vulnerabilities: Vec<Vuln>,
+    /// Whether secrets were searched.
+    pub(crate) secrets_scanned: bool,
     pub(crate) secrets: Vec<SecretFinding>,
     pub(crate) checks: Vec<CheckFinding>,
     pub(crate) checks_run: Vec<&'static str>,
@@ -127,6 +129,7 @@ impl Report {
         sbom: &Sbom,
         vulns: Option<MatchReport>,
         audit: AuditReport,
+        secrets_scanned: bool,
         ignores: &[Ignore],
         today: time::Date,
         severity: &[Level],
@@ -196,6 +199,7 @@ impl Report {
             packages: sbom.packages.len(),
             vulnerabilities_scanned,
             vulnerabilities,
+            secrets_scanned,
             secrets,
             checks,
             checks_run: audit.checks_run,
@@ -267,7 +271,7 @@ impl Report {
             section(&mut out, &format!("Vulnerabilities: {}", self.vulnerabilities.len()), rows);
         }
         let mut rows = vec![cells(["LEVEL", "RULE", "WHERE", "SECRET"])];
-        for s in &self.secrets {
+        for s in self.secrets.iter().filter(|_| self.secrets_scanned) {
             let mut at = s.location.describe();
             if let Some(line) = s.secret.line.filter(|_| matches!(s.location, SecretLocation::File { .. })) {
                 at.push_str(&format!(":{line}"));
@@ -277,7 +281,9 @@ impl Report {
             }
             rows.push(cells([s.secret.level.as_str(), s.secret.rule, &at, &s.secret.redacted]));
         }
-        section(&mut out, &format!("Secrets: {}", self.secrets.len()), rows);
+        if self.secrets_scanned {
+            section(&mut out, &format!("Secrets: {}", self.secrets.len()), rows);
+        }
         if !self.checks_run.is_empty() {
             let mut rows = vec![cells(["LEVEL", "CHECK", "TITLE", "FOUND"])];
             for c in &self.checks {
