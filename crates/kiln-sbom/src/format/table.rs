@@ -17,14 +17,27 @@ pub fn render(sbom: &Sbom, opts: &OutputOptions) -> String {
         }
         rows.push([clean(&p.name), clean(&p.version), p.ecosystem.syft_type().to_owned(), layer]);
     }
-    let mut widths = [0usize; 4];
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+    let mut out = columns(&rows);
+    if rows.len() == 1 {
+        out.push_str("(no packages found)\n");
+    }
+    out
+}
+
+/// Rows as left-aligned columns two spaces apart, each line trimmed at the end (the caller cleans cells).
+pub fn columns<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        for (i, cell) in row.as_ref().iter().enumerate() {
+            if widths.len() <= i {
+                widths.push(0);
+            }
+            widths[i] = widths[i].max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    for row in &rows {
+    for row in rows {
+        let row = row.as_ref();
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
             if i + 1 == row.len() {
@@ -35,9 +48,6 @@ pub fn render(sbom: &Sbom, opts: &OutputOptions) -> String {
         }
         out.push_str(line.trim_end());
         out.push('\n');
-    }
-    if rows.len() == 1 {
-        out.push_str("(no packages found)\n");
     }
     out
 }

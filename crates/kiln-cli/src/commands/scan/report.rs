@@ -341,22 +341,5 @@ fn section(out: &mut String, title: &str, rows: Vec<Vec<String>>) {
     if rows.len() == 1 {
         return;
     }
-    let mut widths = vec![0usize; rows[0].len()];
-    for row in &rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    for row in &rows {
-        let mut line = String::new();
-        for (i, c) in row.iter().enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(c);
-            } else {
-                line.push_str(&format!("{c:<w$}  ", w = widths[i]));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
+    out.push_str(&kiln_sbom::format::table::columns(&rows));
 }
