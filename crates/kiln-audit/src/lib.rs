@@ -245,7 +245,7 @@ pub fn audit_layers(config: &ImageConfig, layers: Vec<LayerAudit>, options: &Aud
             });
         }
     }
-    if options.secrets {
+    if options.secrets || options.checks {
         found.extend(config_secrets(config, scanner));
     }
     found.sort_by_key(|f| std::cmp::Reverse(f.secret.level));

@@ -146,12 +146,9 @@ pub struct LayerAudit {
 impl LayerAudit {
     /// An empty view of layer `layer_index` (base first).
     pub fn new(layer_index: usize, options: &AuditOptions) -> LayerAudit {
-        LayerAudit {
-            layer: layer_index,
-            options: options.clone(),
-            events: Vec::new(),
-            stats: AuditStats::default(),
-        }
+        // The secrets check (CIS-DI-0010) needs the secret scan even when secrets are not reported.
+        let options = AuditOptions { secrets: options.secrets || options.checks, ..options.clone() };
+        LayerAudit { layer: layer_index, options, events: Vec::new(), stats: AuditStats::default() }
     }
 
     /// For a regular file: how many bytes of its content the audit needs, given its first bytes (`None`:

@@ -44,6 +44,12 @@ fn secret_deleted_by_a_later_layer_is_still_found() {
     assert!(!json.contains(GITHUB) && !json.contains("s3cr3t-Pa55word"), "{json}");
     let ids: Vec<&str> = report.checks.iter().map(|c| c.id).collect();
     assert_eq!(ids, ["CIS-DI-0010"]);
+    // Checks only: the secrets are not listed, but the secrets check still fails.
+    let checks_only = AuditOptions { secrets: false, ..AuditOptions::default() };
+    let report = audit(&img.store, &img.config, &checks_only).unwrap();
+    assert!(report.secrets.is_empty());
+    let ids: Vec<&str> = report.checks.iter().map(|c| c.id).collect();
+    assert_eq!(ids, ["CIS-DI-0010"]);
 }
 
 #[test]
