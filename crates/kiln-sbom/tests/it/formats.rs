@@ -1,5 +1,5 @@
-//! CycloneDX 1.5 and SPDX 2.3 output validated against the published JSON schemas (read from
-//! `shared/schemas/`, skipped with a message when absent), the same document for the same image and
+//! CycloneDX 1.5 and SPDX 2.3 output validated against the published JSON schemas (unchanged copies in
+//! `tests/data/schemas/`, see its README), the same document for the same image and
 //! timestamp, deleted packages only with `all_layers`, and the table.
 
 use std::path::{Path, PathBuf};
@@ -30,12 +30,8 @@ impl jsonschema::Retrieve for Files {
     }
 }
 
-fn schema_dir() -> Option<PathBuf> {
-    let dir = kiln_test::shared_dir("schemas");
-    if dir.is_none() {
-        eprintln!("skipped: shared/schemas (CycloneDX 1.5 and SPDX 2.3 JSON schemas) is absent");
-    }
-    dir
+fn schema_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/schemas")
 }
 
 fn validate(dir: &Path, schema_file: &str, doc: &Value) {
@@ -75,10 +71,8 @@ fn cyclonedx_validates_and_lists_visible_packages() {
     assert!(!purls.iter().any(|p| p.starts_with("pkg:pypi/requests")), "deleted: {purls:?}");
     let all: Value = serde_json::from_slice(&render(&sbom, Format::CycloneDx, true)).unwrap();
     assert!(all["components"].as_array().unwrap().iter().any(|c| c["name"] == "requests"));
-    if let Some(dir) = schema_dir() {
-        validate(&dir, "bom-1.5.SNAPSHOT.schema.json", &doc);
-        validate(&dir, "bom-1.5.SNAPSHOT.schema.json", &all);
-    }
+    validate(&schema_dir(), "bom-1.5.SNAPSHOT.schema.json", &doc);
+    validate(&schema_dir(), "bom-1.5.SNAPSHOT.schema.json", &all);
 }
 
 #[test]
@@ -101,9 +95,7 @@ fn spdx_validates_and_relates_packages_to_the_image() {
     assert!(requests["sourceInfo"].as_str().unwrap().contains("deleted"), "{requests}");
     // "Apache 2.0" is not an SPDX identifier: it becomes a LicenseRef with its text.
     assert!(requests["licenseDeclared"].as_str().unwrap().starts_with("LicenseRef-"), "{requests}");
-    if let Some(dir) = schema_dir() {
-        validate(&dir, "spdx-schema-2.3.json", &doc);
-    }
+    validate(&schema_dir(), "spdx-schema-2.3.json", &doc);
 }
 
 #[test]
