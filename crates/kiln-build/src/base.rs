@@ -41,12 +41,23 @@ impl ResolvedImage {
 pub enum BaseImageError {
     /// The image is not in the store and this resolver cannot pull.
     #[error(
-        "image {reference} is not in the store (kiln does not pull from registries yet): add it with \
-         `kiln import` (a root filesystem) or `kiln load` (a docker save / OCI archive) and build again"
+        "image {reference} is not in the store: add it with `kiln pull`, `kiln import` (a root filesystem) \
+         or `kiln load` (a docker save / OCI archive) and build again"
     )]
     NotFound {
         /// The reference.
         reference: String,
+    },
+    /// The image is not in the store (or `--pull` asked for a check) and pulling it failed.
+    #[error(
+        "image {reference} is not in the store and pulling it failed: {reason}\n(add it with `kiln import` \
+         or `kiln load` when the registry cannot be reached)"
+    )]
+    Pull {
+        /// The reference.
+        reference: String,
+        /// The registry client's error.
+        reason: String,
     },
     /// The image is there but for another platform.
     #[error("image {reference} is for {found}, but the build is for {wanted}")]

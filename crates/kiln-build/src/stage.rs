@@ -12,7 +12,7 @@ use kiln_context::ChecksumMemo;
 use kiln_dockerfile::instruction::Healthcheck;
 use kiln_dockerfile::{Command, CommandLine};
 use kiln_oci::{Digest, Empty, ImageConfig, Reference};
-use kiln_plan::{BuildGraph, Input, Step};
+use kiln_plan::{ArgBinding, ArgValue, BuildGraph, Input, Step};
 use kiln_sandbox::{DEFAULT_PATH, Sandbox};
 use kiln_store::{Lease, Store};
 
@@ -385,15 +385,22 @@ fn dispatch(
     done: &BTreeMap<usize, StageOutput>,
 ) -> Result<(), BuildError> {
     let epoch = sh.epoch_time.as_deref();
-    if let Command::Arg(_) = &step.instruction.command {
+    if let Command::Arg(decl) = &step.instruction.command {
         let mut parts = Vec::new();
         for binding in &step.args {
             let value = step.arg_value(binding, &state.env)?;
             if let Some(v) = value.as_ref().filter(|_| binding.in_env()) {
                 state.set_env(&binding.name, v);
             }
-            parts.push(match &value {
-                Some(v) => format!("{}={v}", binding.name),
+            // History shows the declaration with its default expanded, never a --build-arg or global
+            // value, as BuildKit does (dockerd 20.10: `--build-arg TOKEN=x` still records `ARG TOKEN`).
+            let default =
+                decl.args.iter().find(|d| d.key.value == binding.name).and_then(|d| d.value.clone());
+            parts.push(match default {
+                Some(token) => {
+                    let declared = ArgBinding { name: binding.name.clone(), value: ArgValue::Default(token) };
+                    format!("{}={}", binding.name, step.arg_value(&declared, &state.env)?.unwrap_or_default())
+                }
                 None => binding.name.clone(),
             });
             state.args.push((binding.name.clone(), value));

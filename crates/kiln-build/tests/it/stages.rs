@@ -127,6 +127,31 @@ fn build_args_and_env_changes_are_named() {
 }
 
 #[test]
+fn arg_history_shows_the_declaration_not_the_build_arg_value() {
+    // BuildKit (dockerd 20.10) records `ARG TOKEN` and `ARG OTHER=def` whatever --build-arg says, with a
+    // default expanded (`ARG B=${OTHER}y` → `ARG B=xy`); only RUN entries list the values (`RUN |3 …`).
+    need_root!();
+    let f = Fixture::new();
+    let df = "ARG G=g\nFROM busybox\nARG G\nARG TOKEN\nARG OTHER=def\nARG B=${OTHER}y\nRUN true\n";
+    let req = f.request(df, |o| {
+        o.build_args = Fixture::args(&[("TOKEN", "s3cret"), ("OTHER", "x"), ("G", "zz")]);
+    });
+    let built = f.run(&req).unwrap_or_else(|e| panic!("{}", e.0));
+    let history: Vec<String> =
+        built.config().history.iter().skip(1).map(|h| h.created_by.clone().unwrap()).collect();
+    assert_eq!(
+        history,
+        [
+            "ARG G",
+            "ARG TOKEN",
+            "ARG OTHER=def",
+            "ARG B=xy",
+            "RUN |4 G=zz TOKEN=s3cret OTHER=x B=xy /bin/sh -c true # buildkit",
+        ]
+    );
+}
+
+#[test]
 fn source_date_epoch_gives_the_same_digest_in_two_stores() {
     need_root!();
     let df = "FROM busybox\nRUN echo hi > /hi && mkdir /d && touch /d/f\nCOPY file /file\nENV A=b\n";

@@ -73,6 +73,10 @@ pub(crate) struct Args {
     /// Also write the result: `type=image|oci|docker|local|tar,dest=PATH`; repeatable.
     #[arg(short = 'o', long)]
     output: Vec<String>,
+    /// Lint the Dockerfile with every `kiln lint` rule before building; an error-level finding stops the
+    /// build (BuildKit's own checks always run, and are listed after the build).
+    #[arg(long)]
+    check: bool,
     /// Push the image to its registry under each --tag after the build.
     #[arg(long)]
     push: bool,
@@ -116,6 +120,7 @@ pub(crate) fn run(args: Args, global: &super::Global) -> anyhow::Result<Outcome>
     let prepared =
         kiln_build::prepare(&settings, &mut std::io::stdin().lock(), &scratch).map_err(rendered)?;
     let request = prepared.request;
+    let checks = super::check::before_build(request.graph.dockerfile(), args.check)?;
     // Dropped after the engine, on every return: the tty view draws its final frame then.
     let progress = progress::sink(if args.quiet { Mode::Quiet } else { args.progress });
     let sandbox = Sandbox::new(Arc::new(LinuxSys), store.root().join("v1").join("sandbox"));
@@ -133,6 +138,7 @@ pub(crate) fn run(args: Args, global: &super::Global) -> anyhow::Result<Outcome>
     drop(engine);
     drop(progress);
     let built = built.map_err(rendered)?;
+    super::check::report_after_build(&checks);
     for output in &outputs {
         if *output != Output::Image {
             kiln_build::export(&store, &built, output, &request.tags).map_err(rendered)?;

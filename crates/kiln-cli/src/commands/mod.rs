@@ -4,6 +4,7 @@
 mod analyze;
 mod build;
 mod change;
+mod check;
 mod context;
 mod db;
 mod diagnostic;

@@ -13,7 +13,7 @@ use kiln_oci::{Compression, ImageLocation, Platform, Reference};
 use kiln_registry::{
     BlobOutcome, Progress, PullOptions, PushOptions, Registry, RegistryOptions, TransferEvent,
 };
-use kiln_store::{Store, StoreError};
+use kiln_store::Store;
 
 use crate::commands::render::human_size;
 use crate::commands::{Global, open_store};
@@ -219,10 +219,7 @@ impl BaseImages for RegistryImages {
         let pulled = self
             .registry
             .pull(&self.store, reference, &options, &kiln_registry::NoProgress)
-            .map_err(|e| BaseImageError::Store {
-                reference: reference.to_string(),
-                source: StoreError::Invalid { object: format!("pulling {reference}"), reason: e.to_string() },
-            })?;
+            .map_err(|e| BaseImageError::Pull { reference: reference.to_string(), reason: e.to_string() })?;
         self.local.resolve(&pinned(reference, &pulled.record.manifest_digest), platform, PullPolicy::Never)
     }
 }

@@ -118,10 +118,10 @@ fn failures_exit_2_with_location_and_output_tail() {
         .env("KILN_ROOT", d.join("store"))
         .current_dir(d)
         .args(["build", "ctx", "-f", "-"])
-        .write_stdin("FROM alpine:3.20\n")
+        .write_stdin("FROM 127.0.0.1:1/alpine:3.20\n")
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("docker.io/library/alpine:3.20 is not in the store"))
+        .stderr(predicate::str::contains("127.0.0.1:1/alpine:3.20 is not in the store and pulling it failed"))
         .stderr(predicate::str::contains("kiln import"));
 }
 
@@ -165,4 +165,41 @@ fn dockerfile_outside_the_context_and_a_tarball_context_on_stdin() {
         .assert()
         .success();
     assert_eq!(std::fs::read_to_string(d.join("out/from-stdin.txt")).unwrap(), "data\n");
+}
+
+#[test]
+fn build_checks_are_listed_after_the_build_and_errors_stop_it() {
+    kiln_test::skip_unless!(can_build(), "builds need root and busybox-static");
+    let dir = setup();
+    let d = dir.path();
+    let build = |extra: &[&str], dockerfile: &str| {
+        kiln()
+            .env("KILN_ROOT", d.join("store"))
+            .current_dir(d)
+            .args(["build", "ctx", "-f", "-", "--progress=plain"])
+            .args(extra)
+            .write_stdin(dockerfile.to_owned())
+            .assert()
+    };
+    // BuildKit's checks run on every build and are listed after it; kiln lint's other rules do not.
+    build(&[], "FROM busybox as app\nRUN cd /tmp && true\n")
+        .success()
+        .stderr(predicate::str::contains("1 warning found:\n - FromAsCasing: "))
+        .stderr(predicate::str::contains("(-:1)"))
+        .stderr(predicate::str::contains("DL3003").not());
+    // `# check=error=true` makes them errors: the build stops before any step runs.
+    build(&[], "# check=error=true\nFROM busybox as app\nRUN echo ran-a-step\n")
+        .failure()
+        .stderr(predicate::str::contains("FromAsCasing"))
+        .stderr(predicate::str::contains("1 build check failed in -"))
+        .stderr(predicate::str::contains("ran-a-step").not());
+    // --check lints with every rule first: DL3000 (relative WORKDIR) is an error and stops the build,
+    // a warning (DL3003) does not.
+    build(&["--check"], "FROM busybox\nWORKDIR app\n")
+        .failure()
+        .stderr(predicate::str::contains("DL3000"))
+        .stderr(predicate::str::contains("#1 ").not());
+    build(&["--check"], "FROM busybox\nRUN cd /tmp && true\n")
+        .success()
+        .stderr(predicate::str::contains(" - DL3003: "));
 }
