@@ -233,7 +233,7 @@ fn a_failing_stage_cancels_the_others() {
     need_root!();
     let f = Fixture::new();
     let req = f.request(
-        "FROM busybox AS slow\nRUN sleep 30 && echo finished > /slow\n\
+        "FROM busybox AS slow\nRUN sleep 37 && echo finished > /slow\n\
          FROM busybox AS broken\nRUN sleep 1 && exit 9\n\
          FROM busybox\nCOPY --from=slow /slow /slow\nCOPY --from=broken /etc/passwd /p\n",
         |_| {},
@@ -253,8 +253,9 @@ fn a_failing_stage_cancels_the_others() {
         !events.iter().any(|ev| matches!(ev, BuildEvent::Done { step_id, .. } if *step_id == slow_run)),
         "the slow stage was killed, not finished"
     );
+    // `sleep 37`: no other test runs that command, so a match here is this build's own process.
     let ps = std::process::Command::new("ps").args(["-eo", "args"]).output().unwrap();
-    assert!(!String::from_utf8_lossy(&ps.stdout).lines().any(|l| l.trim() == "sleep 30"));
+    assert!(!String::from_utf8_lossy(&ps.stdout).lines().any(|l| l.trim() == "sleep 37"));
 }
 
 #[test]

@@ -115,6 +115,13 @@ fn kill_9_during_import_and_load_leaves_a_usable_store() {
     }
     random_files(&rootfs.join("var"), 48, 1 << 20, 7);
     let root = dir.path().join("store");
+    // A fixed creation time: every import of the same tree is then the same image, whatever second a run
+    // (or a run killed after its commit) finishes in.
+    let kiln = |root: &Path| {
+        let mut cmd = kiln(root);
+        cmd.env("SOURCE_DATE_EPOCH", "1700000000");
+        cmd
+    };
     // One complete import and an archive of it to load, timing the import to spread the kills over it.
     let started = Instant::now();
     ok(kiln(&root).arg("import").arg(&rootfs).arg("big:base"));
