@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kiln's main job on a fresh machine, with nothing but local inputs (no registry, no daemon):
-# build kiln, make a base image from busybox-static, build examples/hello (a multi-stage Dockerfile) into a
-# small image that runs as a non-root user, and save it as a tarball that `docker load` accepts.
+# build kiln, make a base image from busybox-static, lint examples/hello (a multi-stage Dockerfile), build it
+# into a small image that runs as a non-root user, prove it (where its bytes go; no secrets, audit checks),
+# and save it as a tarball that `docker load` accepts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,10 +28,13 @@ done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$rootfs/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$rootfs/etc/group"
 chmod 1777 "$rootfs/tmp"
-"$kiln" import "dir:$rootfs" local/busybox:latest
+"$kiln" import "dir:$rootfs" local/busybox:1
 
+"$kiln" lint --no-fail examples/hello/Dockerfile
 "$kiln" build --progress plain -t hello:latest examples/hello
 "$kiln" images
 "$kiln" history hello
+"$kiln" analyze hello --no-ci
+"$kiln" scan hello --only secrets,audit --fail-on high
 "$kiln" save hello -o "$out/hello.tar"
 echo "wrote $out/hello.tar (docker load -i $out/hello.tar && docker run --rm hello)" >&2

@@ -60,8 +60,9 @@ pub fn analysis(a: &Analysis) -> String {
     );
     if a.inefficiencies.is_empty() {
         let _ = writeln!(s, "  none");
+    } else {
+        let _ = writeln!(s, "  {:>5}  {:>12}  File Path", "Count", "Wasted Space");
     }
-    let _ = writeln!(s, "  {:>5}  {:>12}  File Path", "Count", "Wasted Space");
     for f in a.inefficiencies.iter().take(ROWS) {
         let _ = writeln!(s, "  {:>5}  {:>12}  {}", f.count, human_bytes(f.wasted_bytes), sanitize(&f.path));
     }
