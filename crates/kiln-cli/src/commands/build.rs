@@ -77,6 +77,12 @@ pub(crate) struct Args {
     /// build (BuildKit's own checks always run, and are listed after the build).
     #[arg(long)]
     check: bool,
+    /// Scan the built image (vulnerabilities, secrets, audit; see `kiln scan`) and print the report.
+    #[arg(long)]
+    scan: bool,
+    /// With --scan: fail (exit 1, nothing pushed) when a finding is at this level or above.
+    #[arg(long, value_enum, requires = "scan")]
+    fail_on: Option<super::scan::Level>,
     /// Push the image to its registry under each --tag after the build.
     #[arg(long)]
     push: bool,
@@ -139,12 +145,18 @@ pub(crate) fn run(args: Args, global: &super::Global) -> anyhow::Result<Outcome>
     drop(progress);
     let built = built.map_err(rendered)?;
     super::check::report_after_build(&checks);
+    let id = built.image.id.to_string();
+    if args.scan && super::scan::after_build(&id, args.fail_on, global)? == Outcome::Findings {
+        // The image stays in the store (to inspect it) but is neither pushed nor exported; exit 1 as a
+        // `kiln scan --fail-on` that triggers.
+        super::diagnostic::warn(&format!("build failed: the scan of {id} found what --fail-on forbids"));
+        return Ok(Outcome::Findings);
+    }
     for output in &outputs {
         if *output != Output::Image {
             kiln_build::export(&store, &built, output, &request.tags).map_err(rendered)?;
         }
     }
-    let id = built.image.id.to_string();
     if args.push {
         let image = kiln_oci::ImageLocation::StoreId(built.image.id.hex().to_owned());
         super::registry::push_tags(&store, &image, &request.tags, &args.registry)?;

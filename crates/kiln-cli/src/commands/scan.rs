@@ -23,7 +23,7 @@ use crate::commands::diagnostic::warn;
 use crate::commands::{Global, open_store};
 use crate::exit::Outcome;
 use crate::output;
-use report::Level;
+pub(crate) use report::Level;
 pub(crate) use report::scrub_history;
 
 /// `kiln scan` arguments.
@@ -94,6 +94,45 @@ impl LayerVisitor for AuditVisitor {
 }
 
 pub(crate) fn run(args: Args, global: &Global) -> anyhow::Result<Outcome> {
+    let destination = args.output.clone();
+    let (text, outcome) = scan(args, global)?;
+    match destination {
+        Some(path) => fs_err::write(path, text)?,
+        None => output::text(&text),
+    }
+    Ok(outcome)
+}
+
+/// `kiln build --scan`: scans the image just built (`id`) and prints the table on stderr, next to the
+/// build's progress. Without a vulnerability database only secrets and the audit run, with a warning.
+pub(crate) fn after_build(id: &str, fail_on: Option<Level>, global: &Global) -> anyhow::Result<Outcome> {
+    let db = DbArg { db: None };
+    let has_db = db_dir(&db, global).is_ok_and(|dir| crate::commands::db::open(&dir).is_ok());
+    if !has_db {
+        warn("no vulnerability database (kiln db import): the build scan checks secrets and the audit only");
+    }
+    let args = Args {
+        image: id.to_owned(),
+        db,
+        format: Format::Table,
+        output: None,
+        severity: Vec::new(),
+        fail_on,
+        ignore_unfixed: false,
+        no_ignore_unfixed: false,
+        ignore_file: None,
+        only: if has_db { Vec::new() } else { vec![Scanner::Secrets, Scanner::Audit] },
+    };
+    let (text, outcome) = scan(args, global)?;
+    #[allow(clippy::print_stderr)] // the build's scan report goes beside its progress, not to stdout
+    {
+        eprint!("{text}");
+    }
+    Ok(outcome)
+}
+
+/// Scans `args.image` and renders the report in `args.format`, with the `--fail-on` outcome.
+fn scan(args: Args, global: &Global) -> anyhow::Result<(String, Outcome)> {
     let enabled = |s| args.only.is_empty() || args.only.contains(&s);
     let ignores = match &args.ignore_file {
         Some(path) => ignore::load(path)?,
@@ -143,12 +182,9 @@ pub(crate) fn run(args: Args, global: &Global) -> anyhow::Result<Outcome> {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
         Format::Sarif => serde_json::to_string_pretty(&sarif::document(&report))? + "\n",
     };
-    match &args.output {
-        Some(path) => fs_err::write(path, text)?,
-        None => output::text(&text),
-    }
-    match args.fail_on {
-        Some(level) if report.worst().is_some_and(|w| w >= level) => Ok(Outcome::Findings),
-        _ => Ok(Outcome::Ok),
-    }
+    let outcome = match args.fail_on {
+        Some(level) if report.worst().is_some_and(|w| w >= level) => Outcome::Findings,
+        _ => Outcome::Ok,
+    };
+    Ok((text, outcome))
 }

@@ -203,3 +203,35 @@ fn build_checks_are_listed_after_the_build_and_errors_stop_it() {
         .success()
         .stderr(predicate::str::contains(" - DL3003: "));
 }
+
+#[test]
+fn build_scan_fails_the_build_on_a_leaked_secret() {
+    kiln_test::skip_unless!(can_build(), "builds need root and busybox-static");
+    let dir = setup();
+    let d = dir.path();
+    // Assembled at run time so no scanner flags this source file.
+    let token = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
+    std::fs::write(d.join("ctx/app.env"), format!("GITHUB_TOKEN={token}\n")).unwrap();
+    let build = |dockerfile: &str| {
+        kiln()
+            .env("KILN_ROOT", d.join("store"))
+            .current_dir(d)
+            .args(["build", "ctx", "-f", "-", "--progress=plain", "--scan", "--fail-on", "high"])
+            .arg("--iidfile")
+            .arg(d.join("iid"))
+            .write_stdin(dockerfile.to_owned())
+            .assert()
+    };
+    build("FROM busybox\nCOPY app.env /app/.env\nUSER 65534\n")
+        .code(1)
+        .stderr(predicate::str::contains("github"))
+        .stderr(predicate::str::contains("found what --fail-on forbids"))
+        .stderr(predicate::str::contains(token.as_str()).not());
+    assert!(!d.join("iid").exists(), "a failed build writes no --iidfile");
+    // The same image without the file passes (no vulnerability database: secrets and audit only).
+    build("FROM busybox\nRUN echo ok > /ok\nUSER 65534\n")
+        .success()
+        .stderr(predicate::str::contains("no vulnerability database"))
+        .stderr(predicate::str::contains("Secrets: 0"));
+    assert!(d.join("iid").exists());
+}
