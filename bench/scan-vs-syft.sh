@@ -9,7 +9,8 @@
 # NAME.kiln.tsv (sorted "name<TAB>version<TAB>type" lines, for the ecosystems kiln catalogs), prints
 # the differences and the wall times (hyperfine, when installed). Also writes NAME.records.tar.gz: the
 # files kiln's catalogers read (os-release, dpkg status, dist-info METADATA headers, node_modules
-# package.json files, Go binaries are rebuilt by the test), so kiln-sbom's parity test checks kiln
+# package.json files; the Go case has its own golden, recorded by bench/record-go-golden.sh from a
+# program the test builds itself), so kiln-sbom's parity test checks kiln
 # against syft's golden without syft, Python, npm or debootstrap.
 set -euo pipefail
 kiln=$(realpath "$1"); shift
