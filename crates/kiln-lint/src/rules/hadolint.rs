@@ -156,6 +156,36 @@ fn stage_image<'x>(m: &'x Model<'_>, i: &Inst<'_>) -> Option<&'x crate::model::S
     i.stage.and_then(|s| m.stages.get(s)).filter(|st| std::ptr::eq(&m.insts[st.from], i))
 }
 
+/// A flag an instruction turns on for the rest of its stage, which a stage inherits from the stage it is
+/// built `FROM` (hadolint's view of ENV and WORKDIR state across stages).
+#[derive(Default)]
+struct StageFlag {
+    current: Option<String>,
+    by_stage: BTreeMap<Option<String>, bool>,
+}
+
+impl StageFlag {
+    /// Enters the stage the `FROM` instruction `i` starts (a stage named after its image when it has no
+    /// alias), inheriting the flag of the stage it builds on.
+    fn enter(&mut self, m: &Model<'_>, i: &Inst<'_>) {
+        let Some(st) = stage_image(m, i) else { return };
+        let name = st.alias.clone().unwrap_or_else(|| st.image.name.clone());
+        let parent = self.by_stage.get(&Some(st.image.name.clone())).copied().unwrap_or(false);
+        self.by_stage.insert(Some(name.clone()), parent);
+        self.current = Some(name);
+    }
+
+    /// Turns the flag on for the current stage.
+    fn set(&mut self) {
+        self.by_stage.insert(self.current.clone(), true);
+    }
+
+    /// Whether the flag is on in the current stage.
+    fn is_set(&self) -> bool {
+        self.by_stage.get(&self.current).copied().unwrap_or(false)
+    }
+}
+
 pub(super) fn dl3006<'m, 'a>(cx: &mut Cx<'m, 'a>, s: &[&'m Inst<'a>]) {
     let mut aliases: BTreeSet<String> = BTreeSet::new();
     for i in s.iter().filter(|i| i.kw == Kw::From) {
@@ -1053,28 +1083,21 @@ const TRUTHY: &[&str] = &["1", "true", "True", "TRUE", "on", "On", "ON", "yes", 
 
 pub(super) fn dl3042<'m, 'a>(cx: &mut Cx<'m, 'a>, s: &[&'m Inst<'a>]) {
     // PIP_NO_CACHE_DIR set by ENV, per stage (inherited through `FROM <stage>`).
-    let mut current: Option<String> = None;
-    let mut no_cache: BTreeMap<Option<String>, bool> = BTreeMap::new();
+    let mut no_cache = StageFlag::default();
     for i in s {
         match i.kw {
-            Kw::From => {
-                let Some(st) = stage_image(cx.m, i) else { continue };
-                let name = st.alias.clone().unwrap_or_else(|| st.image.name.clone());
-                let parent = no_cache.get(&Some(st.image.name.clone())).copied().unwrap_or(false);
-                no_cache.insert(Some(name.clone()), parent);
-                current = Some(name);
-            }
+            Kw::From => no_cache.enter(cx.m, i),
             Kw::Env => {
                 let pairs = hadolint_pairs(i, cx.m.escape);
                 if let Some((_, v)) = pairs.iter().find(|(k, _)| k == "PIP_NO_CACHE_DIR")
                     && TRUTHY.contains(&v.as_str())
                 {
-                    no_cache.insert(current.clone(), true);
+                    no_cache.set();
                 }
             }
             Kw::Run => {
                 let Some(sc) = i.script() else { continue };
-                if no_cache.get(&current).copied().unwrap_or(false) {
+                if no_cache.is_set() {
                     continue;
                 }
                 if let Some(pos) = sc.text.find("PIP_NO_CACHE_DIR=") {
@@ -1154,23 +1177,14 @@ pub(super) fn dl3044<'m, 'a>(cx: &mut Cx<'m, 'a>, s: &[&'m Inst<'a>]) {
 }
 
 pub(super) fn dl3045<'m, 'a>(cx: &mut Cx<'m, 'a>, s: &[&'m Inst<'a>]) {
-    let mut current: Option<String> = None;
-    let mut workdir: BTreeMap<Option<String>, bool> = BTreeMap::new();
+    let mut workdir = StageFlag::default();
     for i in s {
         match i.kw {
-            Kw::From => {
-                let Some(st) = stage_image(cx.m, i) else { continue };
-                let name = st.alias.clone().unwrap_or_else(|| st.image.name.clone());
-                let parent = workdir.get(&Some(st.image.name.clone())).copied().unwrap_or(false);
-                workdir.insert(Some(name.clone()), parent);
-                current = Some(name);
-            }
-            Kw::Workdir => {
-                workdir.insert(current.clone(), true);
-            }
+            Kw::From => workdir.enter(cx.m, i),
+            Kw::Workdir => workdir.set(),
             Kw::Copy => {
                 let Some((_, dest)) = copy_paths(i) else { continue };
-                if workdir.get(&current).copied().unwrap_or(false) {
+                if workdir.is_set() {
                     continue;
                 }
                 let d = drop_quotes(&dest.value);
