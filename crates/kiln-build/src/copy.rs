@@ -242,10 +242,10 @@ pub(crate) fn copy_step(
         })?),
         Some(Input::Stage(s)) => {
             let out = done.get(s).ok_or_else(|| BuildError::Invalid(format!("stage {s} was not built")))?;
-            From::Layers {
-                diff_ids: out.diff_ids().to_vec(),
-                id: out.chain.as_ref().map_or_else(|| "scratch".to_owned(), Digest::to_string),
-            }
+            // The stage's cache key, not its layers' ChainID: a stage whose steps ran again (another
+            // machine, a cache that held only the result's steps) has new layer digests but the same key,
+            // just as a RUN after a re-run step keeps its key.
+            From::Layers { diff_ids: out.diff_ids().to_vec(), id: out.key.to_string() }
         }
         Some(Input::Image(r)) => {
             let image =

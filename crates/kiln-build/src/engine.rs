@@ -18,6 +18,7 @@ use crate::base::{BaseImages, ResolvedImage};
 use crate::error::BuildError;
 use crate::events::{BuildEvent, EventSink, StepInfo, StepKind};
 use crate::history;
+use crate::remote_cache::{CachedStep, RemoteRecords};
 use crate::request::{BuildOutput, BuildRequest};
 use crate::schedule::{Cancel, ScheduleError, run_stages};
 use crate::stage::{Shared, Vertices, build_stage};
@@ -134,6 +135,8 @@ impl Engine {
             reports: std::sync::Mutex::new(Vec::new()),
             runs: AtomicUsize::new(0),
             counter: AtomicU64::new(0),
+            remote: RemoteRecords::load(&request.cache_from, &*self.events),
+            cached: std::sync::Mutex::new(Vec::new()),
         };
         let deps: BTreeMap<usize, Vec<usize>> = graph
             .order
@@ -179,7 +182,15 @@ impl Engine {
             .map_err(BuildError::store("committing the image"))?;
         let mut steps = shared.reports.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         steps.sort_by_key(|s| s.id);
-        Ok(BuildOutput { image, config, steps, runs: shared.runs.load(Ordering::Relaxed) })
+        let in_result = result_stages(&graph);
+        let cache = shared
+            .cached
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .into_iter()
+            .map(|(stage, entry)| CachedStep { stage, in_result: in_result.contains(&stage), entry })
+            .collect();
+        Ok(BuildOutput { image, config, steps, runs: shared.runs.load(Ordering::Relaxed), cache })
     }
 
     /// Resolves every image the needed stages read, adding image ONBUILD triggers to the graph until no
@@ -219,6 +230,20 @@ impl Engine {
             }
         }
     }
+}
+
+/// The target stage and the stages it is built `FROM`, transitively: the stages whose layers the result
+/// holds.
+fn result_stages(graph: &BuildGraph) -> BTreeSet<usize> {
+    let mut out = BTreeSet::new();
+    let mut stage = Some(graph.target);
+    while let Some(index) = stage.filter(|i| out.insert(*i)) {
+        stage = match &graph.stages[index].base {
+            Input::Stage(base) => Some(*base),
+            _ => None,
+        };
+    }
+    out
 }
 
 /// Numbers the vertices of the needed stages in build order and names them as BuildKit does.

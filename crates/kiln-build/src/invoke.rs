@@ -70,12 +70,12 @@ pub struct Prepared {
     pub request: BuildRequest,
 }
 
-fn invalid(message: impl Into<String>) -> BuildError {
+pub(crate) fn invalid(message: impl Into<String>) -> BuildError {
     BuildError::Invalid(message.into())
 }
 
 /// `KEY=VALUE,...` fields of a flag value.
-fn fields(raw: &str) -> BTreeMap<String, String> {
+pub(crate) fn fields(raw: &str) -> BTreeMap<String, String> {
     raw.split(',')
         .filter(|f| !f.is_empty())
         .map(|f| match f.split_once('=') {
@@ -135,7 +135,8 @@ pub fn parse_ssh(raw: &str) -> Result<(String, PathBuf), BuildError> {
     Ok((id, path))
 }
 
-/// Reads an `--output` value: `type=image|oci|docker|local|tar[,dest=PATH][,tar=false]`, or a bare path
+/// Reads an `--output` value: `type=image|oci|docker|local|tar[,dest=PATH][,tar=false]`,
+/// `type=registry[,name=REF]` (or `type=image,push=true`), or a bare path
 /// (a `local` output, as buildx).
 pub fn parse_output(raw: &str) -> Result<Output, BuildError> {
     let f = fields(raw);
@@ -150,7 +151,13 @@ pub fn parse_output(raw: &str) -> Result<Output, BuildError> {
     };
     Ok(match kind.as_str() {
         "image" | "registry" if f.get("push").is_some_and(|p| p == "true") || kind == "registry" => {
-            return Err(invalid("--output push/registry is not supported yet: build, then `kiln push`"));
+            let names = match f.get("name").filter(|n| !n.is_empty()) {
+                Some(n) => vec![
+                    Reference::parse(n).map_err(|e| invalid(format!("--output {raw:?}: name {n:?}: {e}")))?,
+                ],
+                None => Vec::new(),
+            };
+            Output::Registry { names }
         }
         "image" | "moby" => Output::Image,
         "oci" => Output::Oci { dest: dest()?, tar: f.get("tar").is_none_or(|t| t != "false") },
@@ -328,7 +335,12 @@ mod tests {
         assert_eq!(parse_output("out").unwrap(), Output::Local { dest: "out".into() });
         assert!(parse_output("type=local").unwrap_err().to_string().contains("dest= is required"));
         assert!(parse_output("type=weird,dest=x").is_err());
-        assert!(parse_output("type=registry").is_err());
+        assert_eq!(parse_output("type=registry").unwrap(), Output::Registry { names: Vec::new() });
+        assert_eq!(
+            parse_output("type=image,push=true,name=127.0.0.1:5000/app:1").unwrap(),
+            Output::Registry { names: vec![Reference::parse("127.0.0.1:5000/app:1").unwrap()] }
+        );
+        assert!(parse_output("type=registry,name=Bad Name").unwrap_err().to_string().contains("Bad Name"));
     }
 
     #[test]

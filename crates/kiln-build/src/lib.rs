@@ -20,6 +20,9 @@
 //! - Progress is a stream of [`BuildEvent`]s to an [`EventSink`]; the engine never prints.
 //! - Results leave the store through [`export`] (OCI layout or archive, docker-archive, a flattened
 //!   rootfs directory or tarball).
+//! - `--cache-from` sources ([`CacheSource`], e.g. [`LocalCacheDir`]) are consulted when the store misses;
+//!   every step of a build is reported ([`CachedStep`]) so that `--cache-to` can export them
+//!   ([`CacheMode`]).
 //! - [`prepare`] is the `docker build`-shaped front door: flags as typed ([`BuildSettings`]) to a request.
 
 mod archive;
@@ -36,6 +39,7 @@ mod invoke;
 mod key;
 mod mounts;
 mod output;
+mod remote_cache;
 mod request;
 mod run;
 mod schedule;
@@ -48,4 +52,8 @@ pub use error::{BuildError, OUTPUT_TAIL_LINES, RunFailure, StepLocation};
 pub use events::{BuildEvent, CollectEvents, EventSink, NoEvents, StepInfo, StepKind};
 pub use invoke::{BuildSettings, ContextSource, Prepared, parse_output, parse_secret, parse_ssh, prepare};
 pub use output::{Output, export};
+pub use remote_cache::{
+    CacheExport, CacheImport, CacheMode, CacheSource, CacheSourceError, CachedStep, LocalCacheDir,
+    parse_cache_from, parse_cache_to,
+};
 pub use request::{BuildOutput, BuildRequest, NetworkMode, Secret, StepReport};

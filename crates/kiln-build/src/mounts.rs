@@ -109,8 +109,8 @@ fn mount_source(
     match input {
         Some(Input::Stage(s)) => {
             let out = done.get(s).ok_or_else(|| BuildError::Invalid(format!("stage {s} was not built")))?;
-            let id = out.chain.as_ref().map_or_else(|| "scratch".to_owned(), Digest::to_string);
-            flat(out.diff_ids(), id, scratch)
+            // By the stage's cache key, as `COPY --from` (see there).
+            flat(out.diff_ids(), out.key.to_string(), scratch)
         }
         Some(Input::Image(r)) => {
             let image =

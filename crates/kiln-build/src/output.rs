@@ -42,6 +42,12 @@ pub enum Output {
         /// Where.
         dest: PathBuf,
     },
+    /// Pushed to a registry (`type=registry` or `type=image,push=true`) under `names` (`name=REF`; empty:
+    /// the `-t` tags). The engine has no registry client: the caller pushes, [`export`] does nothing.
+    Registry {
+        /// Where to push.
+        names: Vec<Reference>,
+    },
 }
 
 /// Writes the built image to `output`; `names` are the references recorded in image archives.
@@ -59,7 +65,7 @@ pub fn export(
             .map_err(BuildError::store(format!("exporting to {location}")))
     };
     match output {
-        Output::Image => Ok(()),
+        Output::Image | Output::Registry { .. } => Ok(()),
         Output::Oci { dest, tar: true } => {
             image_archive(ImageLocation::OciArchive { path: dest.clone(), reference: None })
         }

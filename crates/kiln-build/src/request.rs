@@ -11,6 +11,7 @@ use kiln_store::ImageRecord;
 use serde::Serialize;
 
 use crate::base::PullPolicy;
+use crate::remote_cache::{CacheMode, CacheSource, CachedStep};
 
 /// The value of a `--secret`: kept in memory only, never logged (its `Debug` shows the length).
 #[derive(Clone, PartialEq, Eq)]
@@ -79,6 +80,8 @@ pub struct BuildRequest {
     /// `SOURCE_DATE_EPOCH` from the environment (a `--build-arg` of that name is read from the graph and
     /// wins).
     pub source_date_epoch: Option<i64>,
+    /// `--cache-from`: where else to look for cached steps when the store misses, in order.
+    pub cache_from: Vec<Arc<dyn CacheSource>>,
 }
 
 impl BuildRequest {
@@ -99,6 +102,7 @@ impl BuildRequest {
             no_cache_filter: Vec::new(),
             pull: PullPolicy::Missing,
             source_date_epoch: None,
+            cache_from: Vec::new(),
         }
     }
 }
@@ -117,6 +121,9 @@ pub struct StepReport {
     pub miss_reasons: Vec<String>,
     /// Its cache key.
     pub cache_key: String,
+    /// For a step cached from a `--cache-from` source (not the store): which one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_source: Option<String>,
 }
 
 /// What a build produced.
@@ -130,4 +137,13 @@ pub struct BuildOutput {
     pub steps: Vec<StepReport>,
     /// How many RUN steps executed in the sandbox.
     pub runs: usize,
+    /// Every filesystem step (cached or run), in the order they finished: what `--cache-to` exports.
+    pub cache: Vec<CachedStep>,
+}
+
+impl BuildOutput {
+    /// The cache records a `--cache-to` with `mode` exports.
+    pub fn cache_entries(&self, mode: CacheMode) -> Vec<kiln_store::build_cache::CacheEntry> {
+        self.cache.iter().filter(|s| mode == CacheMode::Max || s.in_result).map(|s| s.entry.clone()).collect()
+    }
 }

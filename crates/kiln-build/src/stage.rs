@@ -14,6 +14,7 @@ use kiln_dockerfile::{Command, CommandLine};
 use kiln_oci::{Digest, Empty, ImageConfig, Reference};
 use kiln_plan::{ArgBinding, ArgValue, BuildGraph, Input, Step};
 use kiln_sandbox::{DEFAULT_PATH, Sandbox};
+use kiln_store::build_cache::CacheEntry;
 use kiln_store::{Lease, Store};
 
 use crate::base::ResolvedImage;
@@ -21,6 +22,7 @@ use crate::error::{BuildError, StepLocation};
 use crate::events::{BuildEvent, EventSink, StepInfo};
 use crate::history::{self, go_duration, go_list, go_quote_list};
 use crate::key::{CacheRecord, Ingredients, StepRecord, explain, step_record_key};
+use crate::remote_cache::RemoteRecords;
 use crate::request::{BuildRequest, StepReport};
 use crate::schedule::Cancel;
 use crate::state::StageState;
@@ -51,6 +53,10 @@ pub(crate) struct Shared<'a> {
     pub(crate) reports: std::sync::Mutex<Vec<StepReport>>,
     pub(crate) runs: AtomicUsize,
     pub(crate) counter: AtomicU64,
+    /// The `--cache-from` records.
+    pub(crate) remote: RemoteRecords,
+    /// Every filesystem step so far: (stage, record), for `--cache-to`.
+    pub(crate) cached: std::sync::Mutex<Vec<(usize, CacheEntry)>>,
 }
 
 /// A stage's result: its final state.
@@ -106,6 +112,14 @@ impl Shared<'_> {
             .any(|f| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(f)) || *f == stage.to_string())
     }
 
+    /// Records in the store's cache that step `key` made the layer of `record`.
+    fn record_cache(&self, key: &Digest, record: &CacheRecord) -> Result<(), BuildError> {
+        let bytes = serde_json::to_vec(record).map_err(|e| BuildError::Invalid(e.to_string()))?;
+        self.lease
+            .cache_put(key, &bytes, std::slice::from_ref(&record.diff_id))
+            .map_err(BuildError::store("recording the build cache"))
+    }
+
     /// Runs filesystem step `op` with the cache: on a hit the recorded layer is reused without calling
     /// `execute`; on a miss `execute` makes the layer (returning its DiffID), which is then recorded.
     /// Either way the layer is pushed onto `state` and the step's history entry added (`history`).
@@ -137,13 +151,27 @@ impl Shared<'_> {
             self.store.memo_get(k).ok().flatten().and_then(|bytes| serde_json::from_slice(&bytes).ok())
         };
         let previous = load(&parent_key).or_else(|| load(&record_key));
+        let mut cache_source = None;
         let hit = if self.ignore_cache(op.stage) {
             None
         } else {
-            self.lease
+            match self
+                .lease
                 .cache_get(&key)
                 .map_err(BuildError::store("reading the build cache"))?
                 .and_then(|bytes| serde_json::from_slice::<CacheRecord>(&bytes).ok())
+            {
+                Some(hit) => Some(hit),
+                None => match self.remote.hit(&key, self.lease, self.events) {
+                    Some((entry, source)) => {
+                        let hit = CacheRecord { diff_id: entry.diff_id, created: entry.created };
+                        self.record_cache(&key, &hit)?;
+                        cache_source = Some(source);
+                        Some(hit)
+                    }
+                    None => None,
+                },
+            }
         };
         let mut report = StepReport {
             id: op.vertex.map_or(0, |v| v.id),
@@ -151,6 +179,7 @@ impl Shared<'_> {
             cached: false,
             miss_reasons: Vec::new(),
             cache_key: key.to_string(),
+            cache_source,
         };
         let (diff_id, created) = match hit {
             Some(hit) => {
@@ -177,14 +206,14 @@ impl Shared<'_> {
                 }
                 let created = history::rfc3339(history::now_nanos());
                 let diff_id = execute(state)?;
-                let cache = CacheRecord { diff_id: diff_id.clone(), created: created.clone() };
-                let bytes = serde_json::to_vec(&cache).map_err(|e| BuildError::Invalid(e.to_string()))?;
-                self.lease
-                    .cache_put(&key, &bytes, std::slice::from_ref(&diff_id))
-                    .map_err(BuildError::store("recording the build cache"))?;
+                self.record_cache(&key, &CacheRecord { diff_id: diff_id.clone(), created: created.clone() })?;
                 (diff_id, created)
             }
         };
+        self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((
+            op.stage,
+            CacheEntry { key: key.clone(), diff_id: diff_id.clone(), created: created.clone() },
+        ));
         if let Ok(bytes) = serde_json::to_vec(&record) {
             // A record that cannot be written only makes the next miss unexplained.
             let _ = self.store.memo_put(&[(&record_key, &bytes), (&parent_key, &bytes)]);

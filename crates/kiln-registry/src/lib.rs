@@ -12,10 +12,13 @@
 //!   store remembers for them, [`known`]) are skipped, layers a sibling repository has are mounted, the
 //!   rest are compressed once (remembered in the store) and uploaded whole or in chunks; then the manifest
 //!   and tags, or an index over several platforms ([`push`]).
+//! - [`Registry::push_cache`], [`Registry::pull_cache`] and [`Registry::fetch_cache_layer`] keep a build
+//!   cache in a repository, so that other machines reuse its steps ([`cache`]).
 //! - [`Registry::login`] checks credentials against the registry and saves them where Docker would.
 //!
 //! The protocol itself (authentication, retries, the endpoints) is in the private `client` module.
 
+pub mod cache;
 mod challenge;
 mod client;
 pub mod credentials;

@@ -162,6 +162,22 @@ impl Registry {
     }
 }
 
+/// Remembers that layer `diff_id` was downloaded as blob `layer` from `session`'s repository, so a later
+/// push there (or to a sibling repository) skips or mounts it.
+pub(crate) fn remember_download(store: &Store, session: &Session, layer: &Descriptor, diff_id: &Digest) {
+    remember_blob(
+        store,
+        diff_id,
+        KnownBlob {
+            registry: session.endpoint.host.clone(),
+            repository: session.repository.clone(),
+            digest: layer.digest.clone(),
+            size: layer.size,
+            media_type: layer.media_type.clone(),
+        },
+    );
+}
+
 /// The stored image `reference` names, for `platform`, without asking any registry: by tag, by manifest
 /// digest (the registry's or the store's own), or by an index digest pulled before for this platform.
 pub fn local_image(store: &Store, reference: &Reference, platform: &Platform) -> Option<ImageRecord> {
@@ -319,17 +335,7 @@ fn pull_image(
         .commit_image(&config_bytes, refs, Some(resolved.manifest_digest.clone()))
         .map_err(RegistryError::store(format!("storing {object}")))?;
     for (layer, diff_id) in manifest.layers.iter().zip(diff_ids) {
-        remember_blob(
-            store,
-            diff_id,
-            KnownBlob {
-                registry: session.endpoint.host.clone(),
-                repository: session.repository.clone(),
-                digest: layer.digest.clone(),
-                size: layer.size,
-                media_type: layer.media_type.clone(),
-            },
-        );
+        remember_download(store, session, layer, diff_id);
     }
     Ok(Pulled {
         record,

@@ -68,7 +68,7 @@ pub struct BlobCounts {
 }
 
 impl BlobCounts {
-    fn add(&mut self, other: &BlobCounts) {
+    pub(crate) fn add(&mut self, other: &BlobCounts) {
         self.uploaded += other.uploaded;
         self.present += other.present;
         self.mounted += other.mounted;
@@ -135,7 +135,7 @@ impl Registry {
     }
 }
 
-fn target_tag(target: &Reference) -> Result<Option<String>> {
+pub(crate) fn target_tag(target: &Reference) -> Result<Option<String>> {
     if target.digest.is_some() {
         return Err(RegistryError::Usage(format!(
             "cannot push to {}: a push target names a tag, not a digest (the digest is the result)",
@@ -153,7 +153,47 @@ fn push_image(
     options: &PushOptions,
     progress: &dyn Progress,
 ) -> Result<(Vec<u8>, BlobCounts)> {
-    let diff_ids = image.diff_ids();
+    let (layers, mut stats) = push_layers(session, lease, image.diff_ids(), options, progress)?;
+    let config_digest = Digest::sha256_of(&image.config_bytes);
+    let config =
+        Descriptor::new(MediaType::OciConfig, config_digest.clone(), image.config_bytes.len() as u64);
+    stats.add(&push_bytes(session, &image.config_bytes)?);
+    let manifest = ImageManifest {
+        schema_version: 2,
+        media_type: Some(MediaType::OciManifest),
+        config,
+        layers,
+        annotations: Default::default(),
+    };
+    let bytes =
+        serde_json::to_vec(&manifest).map_err(|e| RegistryError::invalid("image manifest", e.to_string()))?;
+    Ok((bytes, stats))
+}
+
+/// Makes the small blob `bytes` (a config) present in `session`'s repository, uploading it when missing.
+pub(crate) fn push_bytes(session: &Session, bytes: &[u8]) -> Result<BlobCounts> {
+    let digest = Digest::sha256_of(bytes);
+    let mut stats = BlobCounts::default();
+    match session.head_blob(&digest)? {
+        Some(_) => stats.present += 1,
+        None => {
+            upload_bytes(session, bytes, &digest)?;
+            stats.uploaded += 1;
+            stats.bytes_uploaded += bytes.len() as u64;
+        }
+    }
+    Ok(stats)
+}
+
+/// Makes layers `diff_ids` present in `session`'s repository, in parallel; returns their descriptors (in
+/// order) and what it took.
+pub(crate) fn push_layers(
+    session: &Session,
+    lease: &Lease,
+    diff_ids: &[Digest],
+    options: &PushOptions,
+    progress: &dyn Progress,
+) -> Result<(Vec<Descriptor>, BlobCounts)> {
     let results: Mutex<Vec<Option<(Descriptor, BlobOutcome)>>> = Mutex::new(vec![None; diff_ids.len()]);
     let mut jobs: VecDeque<(usize, &Digest)> = diff_ids.iter().enumerate().collect();
     // The same layer twice in one image is pushed once.
@@ -186,27 +226,7 @@ fn push_image(
         }
         layers.push(descriptor);
     }
-    let config_digest = Digest::sha256_of(&image.config_bytes);
-    let config =
-        Descriptor::new(MediaType::OciConfig, config_digest.clone(), image.config_bytes.len() as u64);
-    match session.head_blob(&config_digest)? {
-        Some(_) => stats.present += 1,
-        None => {
-            upload_bytes(session, &image.config_bytes, &config_digest)?;
-            stats.uploaded += 1;
-            stats.bytes_uploaded += config.size;
-        }
-    }
-    let manifest = ImageManifest {
-        schema_version: 2,
-        media_type: Some(MediaType::OciManifest),
-        config,
-        layers,
-        annotations: Default::default(),
-    };
-    let bytes =
-        serde_json::to_vec(&manifest).map_err(|e| RegistryError::invalid("image manifest", e.to_string()))?;
-    Ok((bytes, stats))
+    Ok((layers, stats))
 }
 
 /// Makes layer `diff_id` present in the repository; returns its descriptor and how.

@@ -22,9 +22,10 @@
 //! - [`Store::prune`] removes what no image, cache record or live lease references ([`gc`]).
 //!
 //! Import and export of OCI layouts, OCI archives, docker-archives and root filesystems live in
-//! [`transport`].
+//! [`transport`]; the format that carries build-cache records to other stores, in [`build_cache`].
 
 pub mod blob;
+pub mod build_cache;
 pub mod cache;
 mod db;
 mod error;

@@ -8,4 +8,5 @@ mod copy;
 mod differential;
 mod docker;
 mod mounts;
+mod remote_cache;
 mod stages;

@@ -83,9 +83,18 @@ pub(crate) struct Args {
     /// With --scan: fail (exit 1, nothing pushed) when a finding is at this level or above.
     #[arg(long, value_enum, requires = "scan")]
     fail_on: Option<super::scan::Level>,
-    /// Push the image to its registry under each --tag after the build.
+    /// Push the image to its registry under each --tag after the build (`--output type=registry`).
     #[arg(long)]
     push: bool,
+    /// Also reuse cached steps from here: `type=registry,ref=REF`, `type=local,src=DIR`, or a bare REF;
+    /// repeatable. Layers are fetched only for the steps the build reuses.
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    cache_from: Vec<String>,
+    /// Export the build cache after the build: `type=registry,ref=REF` or `type=local,dest=DIR`, with
+    /// `mode=min` (the result's steps, the default) or `mode=max` (every stage's), `compression=gzip|zstd`;
+    /// repeatable.
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    cache_to: Vec<String>,
     #[command(flatten)]
     registry: super::registry::RegistryArgs,
 }
@@ -94,6 +103,9 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args, global: &super::Global) -> anyhow::Result<Outcome> {
     let store = super::open_store(global)?;
     let outputs = args.output.iter().map(|o| kiln_build::parse_output(o)).collect::<Result<Vec<_>, _>>()?;
+    let cache_to =
+        args.cache_to.iter().map(|c| kiln_build::parse_cache_to(c)).collect::<Result<Vec<_>, _>>()?;
+    let cache_from = super::build_cache::sources(&args.cache_from, &args.registry)?;
     let settings = BuildSettings {
         context: if args.path == "-" {
             ContextSource::Stdin
@@ -125,7 +137,8 @@ pub(crate) fn run(args: Args, global: &super::Global) -> anyhow::Result<Outcome>
     let scratch = std::env::temp_dir();
     let prepared =
         kiln_build::prepare(&settings, &mut std::io::stdin().lock(), &scratch).map_err(rendered)?;
-    let request = prepared.request;
+    let mut request = prepared.request;
+    request.cache_from = cache_from;
     let checks = super::check::before_build(request.graph.dockerfile(), args.check)?;
     // Dropped after the engine, on every return: the tty view draws its final frame then.
     let progress = progress::sink(if args.quiet { Mode::Quiet } else { args.progress });
@@ -152,15 +165,21 @@ pub(crate) fn run(args: Args, global: &super::Global) -> anyhow::Result<Outcome>
         super::diagnostic::warn(&format!("build failed: the scan of {id} found what --fail-on forbids"));
         return Ok(Outcome::Findings);
     }
+    let image = kiln_oci::ImageLocation::StoreId(built.image.id.hex().to_owned());
     for output in &outputs {
-        if *output != Output::Image {
-            kiln_build::export(&store, &built, output, &request.tags).map_err(rendered)?;
+        match output {
+            Output::Image => {}
+            Output::Registry { names } => {
+                let names = if names.is_empty() { &request.tags } else { names };
+                super::registry::push_tags(&store, &image, names, &args.registry)?;
+            }
+            _ => kiln_build::export(&store, &built, output, &request.tags).map_err(rendered)?,
         }
     }
     if args.push {
-        let image = kiln_oci::ImageLocation::StoreId(built.image.id.hex().to_owned());
         super::registry::push_tags(&store, &image, &request.tags, &args.registry)?;
     }
+    super::build_cache::export(&store, &built, &cache_to, &args.registry)?;
     if let Some(path) = &args.iidfile {
         fs_err::write(path, &id)?;
     }

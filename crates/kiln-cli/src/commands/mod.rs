@@ -3,6 +3,7 @@
 
 mod analyze;
 mod build;
+mod build_cache;
 mod change;
 mod check;
 mod context;

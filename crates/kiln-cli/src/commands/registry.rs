@@ -236,7 +236,7 @@ pub(crate) fn push_tags(
     registry: &RegistryArgs,
 ) -> anyhow::Result<()> {
     if tags.is_empty() {
-        bail!("--push needs a name: give one with -t/--tag");
+        bail!("--push and --output type=registry need a name: give one with -t/--tag (or name= in --output)");
     }
     let client = registry.registry();
     for tag in tags {
@@ -248,7 +248,7 @@ pub(crate) fn push_tags(
     Ok(())
 }
 
-fn status(line: &str) {
+pub(crate) fn status(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 

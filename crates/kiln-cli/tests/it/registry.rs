@@ -215,3 +215,134 @@ fn build_pulls_a_missing_base_and_pushes_the_result() {
     let err = fails(kiln(&b, &config).args(["build", "--progress=plain"]).arg(&ctx));
     assert!(err.contains("kiln/absent") && err.contains("not found"), "{err}");
 }
+
+/// A multi-stage build whose every step leaves a trace, for the cache tests.
+fn cache_test_context(dir: &Path, base: &str) -> std::path::PathBuf {
+    let ctx = dir.join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("hello.txt"), "hello\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM {base} AS build\nRUN echo built > /out.txt\nCOPY hello.txt /hello.txt\n\
+             RUN cat /hello.txt /out.txt > /both.txt\n\n\
+             FROM {base}\nCOPY --from=build /both.txt /both.txt\nRUN wc -c /both.txt > /size.txt\n"
+        ),
+    )
+    .unwrap();
+    ctx
+}
+
+/// The build metadata kiln wrote: (image ID, RUN steps executed, steps cached from a --cache-from source).
+fn build_metadata(path: &Path) -> (String, u64, usize) {
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let imported = meta["kiln.build.steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["cache_source"].as_str().is_some())
+        .count();
+    (
+        meta["containerimage.config.digest"].as_str().unwrap().to_owned(),
+        meta["kiln.build.runs"].as_u64().unwrap(),
+        imported,
+    )
+}
+
+#[test]
+fn a_second_machine_reuses_every_step_from_the_registry_cache() {
+    kiln_test::skip_unless!(kiln_test::is_root(), "builds need root");
+    let Some(registry) = Registry::start(None) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, config) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("docker"));
+    if !import_busybox(&a, &config, "local/busybox:1") {
+        return;
+    }
+    let base = format!("{}/kiln/busybox:1", registry.host());
+    ok(kiln(&a, &config).args(["push", "local/busybox:1", &base]));
+    let ctx = cache_test_context(dir.path(), &base);
+    let cache = format!("{}/kiln/cache:main", registry.host());
+    let app = format!("{}/kiln/app:1", registry.host());
+
+    // Machine a builds, pushes the image with --output type=registry and the cache of every stage.
+    let meta_a = dir.path().join("a.json");
+    let (_, log) = ok(kiln(&a, &config)
+        .args(["build", "--progress=plain", "--output", &format!("type=registry,name={app}")])
+        .arg(format!("--cache-to=type=registry,ref={cache},mode=max"))
+        .arg("--metadata-file")
+        .arg(&meta_a)
+        .arg(&ctx));
+    assert!(log.contains(&format!("pushed {app}@sha256:")), "{log}");
+    assert!(log.contains("cache: 5 steps exported"), "{log}");
+    let (id_a, runs_a, _) = build_metadata(&meta_a);
+    assert_eq!(runs_a, 3, "{log}");
+
+    // Machine b has an empty store: it pulls the base, takes every step from the cache, runs nothing,
+    // and makes the same image.
+    let meta_b = dir.path().join("b.json");
+    let (_, log) = ok(kiln(&b, &config)
+        .args(["build", "--progress=plain", "--cache-from", &cache, "-t", "app:1"])
+        .arg("--metadata-file")
+        .arg(&meta_b)
+        .arg(&ctx));
+    let (id_b, runs_b, imported) = build_metadata(&meta_b);
+    assert_eq!(runs_b, 0, "no RUN step may execute on the second machine: {log}");
+    assert_eq!(imported, 5, "{log}");
+    assert_eq!(id_b, id_a, "both machines must make the same image");
+    // The pushed image is the one machine b made.
+    let c = dir.path().join("c");
+    ok(kiln(&c, &config).args(["pull", &app]));
+    let (listed, _) = ok(kiln(&c, &config).args(["images", "--format", "json"]));
+    assert!(listed.contains(id_a.trim_start_matches("sha256:")), "{listed}");
+
+    // Exporting the same cache again from machine b uploads no layer (the registry has them all).
+    let (_, log) = ok(kiln(&b, &config)
+        .args(["build", "--progress=plain", "-t", "app:1"])
+        .arg(format!("--cache-to=type=registry,ref={cache},mode=max"))
+        .arg(&ctx));
+    assert!(log.contains("0 blobs uploaded"), "{log}");
+
+    // mode=min carries only the final stage's steps: a third machine re-runs the builder stage's RUNs but
+    // reuses the final stage's.
+    let min = format!("{}/kiln/cache:min", registry.host());
+    ok(kiln(&a, &config)
+        .args(["build", "--progress=plain"])
+        .arg(format!("--cache-to=type=registry,ref={min}"))
+        .arg(&ctx));
+    let meta_d = dir.path().join("d.json");
+    let d = dir.path().join("d");
+    ok(kiln(&d, &config)
+        .args(["build", "--progress=plain", "--cache-from", &format!("type=registry,ref={min}")])
+        .arg("--metadata-file")
+        .arg(&meta_d)
+        .arg(&ctx));
+    let (id_d, runs_d, imported) = build_metadata(&meta_d);
+    assert_eq!(
+        (runs_d, imported),
+        (2, 2),
+        "the builder's two RUNs run, the final stage's two steps are reused"
+    );
+    assert_eq!(id_d, id_a);
+}
+
+#[test]
+fn a_cache_that_cannot_be_read_is_a_warning_not_a_failure() {
+    kiln_test::skip_unless!(kiln_test::is_root(), "builds need root");
+    let Some(registry) = Registry::start(None) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, config) = (dir.path().join("a"), dir.path().join("docker"));
+    if !import_busybox(&a, &config, "local/busybox:1") {
+        return;
+    }
+    let ctx = cache_test_context(dir.path(), "local/busybox:1");
+    // An image is not a cache; a missing tag is not either. Both builds run every step and succeed.
+    let image = format!("{}/kiln/busybox:1", registry.host());
+    ok(kiln(&a, &config).args(["push", "local/busybox:1", &image]));
+    let missing = format!("{}/kiln/cache:absent", registry.host());
+    let (_, log) = ok(kiln(&a, &config)
+        .args(["build", "--progress=plain", "--no-cache", "--cache-from", &image, "--cache-from", &missing])
+        .arg(&ctx));
+    assert!(log.contains("not a kiln build cache"), "{log}");
+    assert!(log.contains("kiln/cache:absent") && log.contains("not used"), "{log}");
+    assert!(log.contains("built sha256:"), "{log}");
+}

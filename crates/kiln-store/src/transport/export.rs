@@ -76,7 +76,11 @@ pub(crate) fn export_layers(
     image.config.rootfs.diff_ids.iter().map(|diff_id| export_layer(lease, diff_id, options)).collect()
 }
 
-fn export_layer(lease: &Lease, diff_id: &Digest, options: &ExportOptions) -> Result<ExportedLayer> {
+pub(crate) fn export_layer(
+    lease: &Lease,
+    diff_id: &Digest,
+    options: &ExportOptions,
+) -> Result<ExportedLayer> {
     let store = lease.store();
     if !lease.pin_blob(diff_id)? {
         return Err(StoreError::BlobNotFound(diff_id.clone()));

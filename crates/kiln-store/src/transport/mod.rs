@@ -12,9 +12,9 @@
 
 mod archive;
 mod docker;
-mod export;
-mod ingest;
-mod oci;
+pub(crate) mod export;
+pub(crate) mod ingest;
+pub(crate) mod oci;
 mod rootfs;
 mod writer;
 

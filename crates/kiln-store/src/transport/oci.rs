@@ -24,8 +24,8 @@ use crate::transport::writer::ArchiveWriter;
 /// How deep indexes may nest.
 const MAX_INDEX_DEPTH: usize = 4;
 
-const LAYOUT_FILE: &str = "oci-layout";
-const LAYOUT_JSON: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+pub(crate) const LAYOUT_FILE: &str = "oci-layout";
+pub(crate) const LAYOUT_JSON: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 /// The blob path of `digest` inside a layout.
 pub(crate) fn blob_name(digest: &Digest) -> String {

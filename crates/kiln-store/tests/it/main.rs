@@ -2,6 +2,7 @@
 //! import/export transports, and multi-process crash and concurrency behaviour.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod build_cache;
 mod gc;
 mod images;
 mod interop;
