@@ -221,12 +221,30 @@ fn old_kernels_get_the_legacy_overlay_mount() {
     assert!(
         calls(&sys).iter().any(|c| c.contains(
             "mount(overlay, /scratch/mnt/rootfs, overlay, 0, \
-             lowerdir=/lower,upperdir=/upper,workdir=/work,index=off,redirect_dir=off,metacopy=off)"
+             lowerdir=/lower,upperdir=/upper,workdir=/work,index=off,redirect_dir=off,metacopy=off,volatile)"
         )),
         "{:?}",
         calls(&sys)
     );
     assert_clean(&sys, "a legacy overlay mount");
+}
+
+#[test]
+fn kernels_without_volatile_overlays_mount_without_it() {
+    let sys = fake();
+    sys.fail_when("fsconfig(101, volatile)", Errno::INVAL);
+    run(&sys, &spec(), false).0.unwrap();
+    assert!(calls(&sys).iter().any(|c| c == "move_mount(102, /scratch/mnt/rootfs)"), "{:?}", calls(&sys));
+    assert_clean(&sys, "an overlay without volatile");
+
+    let sys = fake();
+    sys.fail_when("fsopen(overlay)", Errno::NOSYS);
+    sys.fail_when("metacopy=off,volatile)", Errno::INVAL);
+    run(&sys, &spec(), false).0.unwrap();
+    let legacy: Vec<String> = calls(&sys).into_iter().filter(|c| c.starts_with("mount(overlay")).collect();
+    assert_eq!(legacy.len(), 2, "{legacy:?}");
+    assert!(legacy[1].ends_with("index=off,redirect_dir=off,metacopy=off)"), "{legacy:?}");
+    assert_clean(&sys, "a legacy overlay mount without volatile");
 }
 
 #[test]

@@ -1,6 +1,12 @@
 //! Overlay mounts: [`mount_overlay`] stacks lower directories (top first) under an optional upper directory
 //! with the new mount API, so any number of layers fits, and falls back to `mount(2)` on kernels older than
 //! 6.8. Options make the upper directory a plain diff: `index=off,redirect_dir=off,metacopy=off`.
+//!
+//! A writable overlay is also `volatile` (Linux 5.10+): overlayfs then skips every sync of the upper
+//! filesystem, including the whole-filesystem sync it otherwise does when the mount goes away. The upper
+//! directory is a build step's scratch output; the store makes it durable as it sees fit (kiln makes the
+//! layer blob durable and keeps the directory as an unsynced snapshot), so syncing it here only cost time:
+//! about 0.3 s for a 300 MB layer. Kernels without the option mount without it.
 
 use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
@@ -49,6 +55,19 @@ pub(crate) fn mount_overlay(
             let (key, value) = (key.to_string_lossy(), value.to_string_lossy());
             SandboxError::setup(format!("set the overlay option {key}={value}{}", kernel_says(&fs)), e)
         })?;
+    }
+    if upper.is_some() {
+        match sys.fsconfig_flag(fs.fd(), c"volatile") {
+            Ok(()) => {}
+            // Before Linux 5.10: no such option; the mount only syncs more.
+            Err(Errno::INVAL) => drop(kernel_says(&fs)),
+            Err(e) => {
+                return Err(SandboxError::setup(
+                    format!("set the overlay option volatile{}", kernel_says(&fs)),
+                    e,
+                ));
+            }
+        }
     }
     let describe = || {
         let upper = upper.map_or_else(
@@ -111,6 +130,9 @@ fn mount_overlay_legacy(
         ));
     }
     data.push_str(",index=off,redirect_dir=off,metacopy=off");
+    if upper.is_some() {
+        data.push_str(",volatile");
+    }
     // The kernel copies mount options into one page.
     if data.len() >= 4096 {
         return Err(SandboxError::setup(
@@ -125,7 +147,15 @@ fn mount_overlay_legacy(
         ));
     }
     let ctarget = c(target, || target.display().to_string())?;
-    sys.mount(Some(c"overlay"), &ctarget, Some(c"overlay"), MountFlags::NONE, Some(&cs(&data))).map_err(|e| {
+    let mount = |data: &str| {
+        sys.mount(Some(c"overlay"), &ctarget, Some(c"overlay"), MountFlags::NONE, Some(&cs(data)))
+    };
+    let mounted = match mount(&data) {
+        // Before Linux 5.10 `volatile` is unknown: mount without it.
+        Err(Errno::INVAL) if data.ends_with(",volatile") => mount(data.trim_end_matches(",volatile")),
+        other => other,
+    };
+    mounted.map_err(|e| {
         SandboxError::setup(format!("mount the overlay at {} ({} lower)", target.display(), lower.len()), e)
     })
 }

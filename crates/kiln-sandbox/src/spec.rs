@@ -63,7 +63,8 @@ pub enum Rootfs {
     /// `upper` that receives every change (the future layer) with `work` as overlayfs' work directory (same
     /// filesystem as `upper`, empty). Mounted with `index=off,redirect_dir=off,metacopy=off`, so `upper` is a
     /// plain diff: new and changed files, whiteouts (character device 0/0) for deletions and the
-    /// `trusted.overlay.opaque` xattr on replaced directories.
+    /// `trusted.overlay.opaque` xattr on replaced directories; and `volatile`, so nothing in `upper` is
+    /// synced by the sandbox (the caller decides what to make durable).
     Overlay {
         /// Lower directories, top first.
         lower: Vec<PathBuf>,

@@ -330,6 +330,8 @@ pub trait Sys: Send + Sync {
     fn fsopen(&self, fstype: &CStr) -> SysResult<Fd>;
     /// `fsconfig(FSCONFIG_SET_STRING, key, value)`.
     fn fsconfig_string(&self, fs: Fd, key: &CStr, value: &CStr) -> SysResult<()>;
+    /// `fsconfig(FSCONFIG_SET_FLAG, key)`.
+    fn fsconfig_flag(&self, fs: Fd, key: &CStr) -> SysResult<()>;
     /// `fsconfig(FSCONFIG_CMD_CREATE)`.
     fn fsconfig_create(&self, fs: Fd) -> SysResult<()>;
     /// `fsmount(fs, FSMOUNT_CLOEXEC, 0)`.

@@ -1,6 +1,14 @@
 //! Content-addressed blobs at `v1/blobs/sha256/<hex>`: [`BlobWriter`] streams into the lease's staging
 //! directory while hashing, then verifies the digest (and expected size), fsyncs and renames into place, so
 //! a blob is visible only when complete and correct. Reads go straight to the file.
+//!
+//! The rename itself is made durable lazily: instead of an fsync of `blobs/sha256/` after every blob, the
+//! directory is synced once by [`Store::sync_blob_names`] right before a database transaction that makes a
+//! record reference blobs (image, cache record, compressed mapping). A rename lost in a power failure
+//! before that point loses only a blob nothing referenced yet.
+//!
+//! [`Lease::prehashed_blob_writer`] is for producers that already hash exactly the bytes they write (the
+//! layer tar writer): it counts bytes instead of hashing them a second time, and takes the producer's digest.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -70,21 +78,50 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Makes the names of blobs renamed into `blobs/` so far durable (one fsync of the directory; nearly
+    /// free when nothing changed since the last one). Called before any database transaction that makes a
+    /// record reference blobs, so a record that survives a power failure never names a missing blob. Covers
+    /// renames by other processes too (a blob this process found already present and pinned).
+    pub(crate) fn sync_blob_names(&self) -> Result<()> {
+        let dir = self.v1().join("blobs").join("sha256");
+        fsync_dir(&dir).map_err(|e| StoreError::io("syncing the blob directory", e))
+    }
+}
+
 /// A blob being written: bytes go to a staging file and are hashed; [`BlobWriter::commit`] makes it visible.
 /// Dropped uncommitted, it leaves nothing.
 pub struct BlobWriter<'a> {
     lease: &'a Lease,
-    out: Sha256Writer<BufWriter<NamedTempFile>>,
+    out: Sink,
+}
+
+/// Where a [`BlobWriter`]'s bytes go: hashed here, or only counted (the producer hashes them).
+enum Sink {
+    Hashing(Sha256Writer<BufWriter<NamedTempFile>>),
+    Counting { file: BufWriter<NamedTempFile>, len: u64 },
 }
 
 impl Lease {
-    /// Starts writing a blob.
-    pub fn blob_writer(&self) -> Result<BlobWriter<'_>> {
+    fn staging_file(&self) -> Result<BufWriter<NamedTempFile>> {
         let temp = tempfile::Builder::new()
             .prefix("blob-")
             .tempfile_in(self.tmp_dir())
             .map_err(path_err("creating a staging file in", self.tmp_dir()))?;
-        Ok(BlobWriter { lease: self, out: Sha256Writer::new(BufWriter::with_capacity(1 << 20, temp)) })
+        Ok(BufWriter::with_capacity(1 << 20, temp))
+    }
+
+    /// Starts writing a blob.
+    pub fn blob_writer(&self) -> Result<BlobWriter<'_>> {
+        Ok(BlobWriter { lease: self, out: Sink::Hashing(Sha256Writer::new(self.staging_file()?)) })
+    }
+
+    /// Starts writing a blob whose producer computes the SHA-256 of exactly the bytes it writes (as
+    /// `kiln_layer::write_tree` does): the writer only counts bytes, and [`BlobWriter::commit_named`] must
+    /// be given the producer's digest, which it takes as the blob's (the size is still checked). Saves a
+    /// second hash pass over large layers.
+    pub fn prehashed_blob_writer(&self) -> Result<BlobWriter<'_>> {
+        Ok(BlobWriter { lease: self, out: Sink::Counting { file: self.staging_file()?, len: 0 } })
     }
 
     /// Writes `data` as a blob and returns its digest.
@@ -120,12 +157,15 @@ impl Lease {
 impl BlobWriter<'_> {
     /// Bytes written so far.
     pub fn len(&self) -> u64 {
-        self.out.len()
+        match &self.out {
+            Sink::Hashing(w) => w.len(),
+            Sink::Counting { len, .. } => *len,
+        }
     }
 
     /// True when nothing has been written.
     pub fn is_empty(&self) -> bool {
-        self.out.is_empty()
+        self.len() == 0
     }
 
     /// Verifies, syncs and renames the blob into place, pins it in the lease, and returns its digest and size.
@@ -145,7 +185,18 @@ impl BlobWriter<'_> {
         object: &str,
     ) -> Result<(Digest, u64)> {
         let BlobWriter { lease, out } = self;
-        let (buffered, digest, size) = out.finish();
+        let (buffered, digest, size) = match out {
+            Sink::Hashing(w) => w.finish(),
+            Sink::Counting { file, len } => {
+                let Some(digest) = expected else {
+                    return Err(StoreError::invalid(
+                        object,
+                        "a prehashed blob needs the digest its producer computed",
+                    ));
+                };
+                (file, digest.clone(), len)
+            }
+        };
         if let Some(want) = expected_size
             && want != size
         {
@@ -167,11 +218,9 @@ impl BlobWriter<'_> {
         let target = store.blob_path(&digest);
         let guard = store.lock().shared()?;
         if !target.is_file() {
+            // The name becomes durable at the next `sync_blob_names`, before anything references it.
             temp.persist(&target)
                 .map_err(|e| StoreError::io(format!("renaming blob into {}", target.display()), e.error))?;
-            if let Some(dir) = target.parent() {
-                fsync_dir(dir).map_err(|e| StoreError::io("syncing blob directory", e))?;
-            }
             lease.record_created(digest.clone());
         }
         lease.pin(&guard, Pin::Blob(digest.clone()))?;
@@ -181,10 +230,30 @@ impl BlobWriter<'_> {
 
 impl Write for BlobWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.out.write(buf)
+        match &mut self.out {
+            Sink::Hashing(w) => w.write(buf),
+            Sink::Counting { file, len } => {
+                let n = file.write(buf)?;
+                *len += n as u64;
+                Ok(n)
+            }
+        }
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match &mut self.out {
+            Sink::Hashing(w) => w.write_all(buf),
+            Sink::Counting { file, len } => {
+                file.write_all(buf)?;
+                *len += buf.len() as u64;
+                Ok(())
+            }
+        }
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        match &mut self.out {
+            Sink::Hashing(w) => w.flush(),
+            Sink::Counting { file, .. } => file.flush(),
+        }
     }
 }
 
@@ -224,6 +293,7 @@ impl Lease {
             digest: digest.clone(),
             size,
         };
+        self.store().sync_blob_names()?;
         self.store().with_db(|db| db.compressed_put(&row))
     }
 }

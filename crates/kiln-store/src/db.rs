@@ -8,6 +8,14 @@
 //! open+write 1.41 ms, open+read 0.27 ms, and readers never wait for writers. SQLite is multi-process by
 //! design, rolls back a transaction torn by `kill -9` on the next open, and `busy_timeout` turns contention
 //! into waiting. Write transactions start `IMMEDIATE` so two writers never deadlock upgrading read locks.
+//!
+//! Durability: WAL with `synchronous=NORMAL`. A commit is atomic and the database stays consistent after a
+//! crash or power loss; only the last commits before a power loss may be lost (the WAL is synced at
+//! checkpoints, not at every commit). That is enough because nothing the database records needs a later
+//! commit to be durable: every blob a record references was synced before the record was written (the
+//! lease's [`crate::lease::Lease`] barrier), so losing a record only loses a cache entry, a memo or a tag
+//! the next command writes again. Writes that would change nothing (a memo entry with the same value, an
+//! image record and refs that already exist) are skipped, so an unchanged rebuild commits no transaction.
 
 use std::path::Path;
 use std::time::Duration;
@@ -93,7 +101,13 @@ pub(crate) struct CompressedRow {
 /// The connection.
 pub(crate) struct Db {
     conn: Connection,
+    /// Write transactions started on this connection (for tests: "did this write anything?").
+    writes: u64,
 }
+
+/// A memo entry whose value is unchanged is still rewritten once it is this old (seconds), so that prune,
+/// which drops entries not written for [`crate::cache::MEMO_MAX_AGE_DAYS`], keeps entries still in use.
+const MEMO_REFRESH_SECS: i64 = 86_400;
 
 fn err(context: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
     move |source| StoreError::Db { context: context.to_owned(), source }
@@ -161,9 +175,9 @@ impl Db {
                 format!("cannot use WAL mode (got {mode})"),
             ));
         }
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err("setting synchronous"))?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err("setting synchronous"))?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err("enabling foreign keys"))?;
-        let mut db = Db { conn };
+        let mut db = Db { conn, writes: 0 };
         let version: i64 = db
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -185,12 +199,33 @@ impl Db {
 
     /// Starts a write transaction (`BEGIN IMMEDIATE`).
     pub(crate) fn write(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        self.writes += 1;
         self.conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err("starting a transaction"))
     }
 
+    /// How many write transactions this connection started.
+    pub(crate) fn write_count(&self) -> u64 {
+        self.writes
+    }
+
     // --- images and refs -------------------------------------------------------------------------------
+
+    /// True when image `row.manifest` is recorded and every one of `refs` already points at it, so
+    /// [`Db::insert_image`] would change nothing (an origin already set is kept by it anyway).
+    pub(crate) fn image_and_refs_exist(&self, row: &ImageRow, refs: &[String]) -> Result<bool> {
+        let Some(existing) = self.image(&row.manifest)? else { return Ok(false) };
+        if existing.origin.is_none() && row.origin.is_some() {
+            return Ok(false);
+        }
+        for name in refs {
+            if self.resolve_ref(name)?.as_ref() != Some(&row.manifest) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
 
     /// Inserts (or keeps) image `row` and points `refs` at it, in one transaction.
     pub(crate) fn insert_image(&mut self, row: &ImageRow, refs: &[String]) -> Result<()> {
@@ -406,19 +441,57 @@ impl Db {
     // --- memo ------------------------------------------------------------------------------------------
 
     pub(crate) fn memo_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.conn
-            .query_row("SELECT value FROM memo WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(err("reading memo"))
+        let mut stmt =
+            self.conn.prepare_cached("SELECT value FROM memo WHERE key = ?1").map_err(err("reading memo"))?;
+        stmt.query_row([key], |r| r.get(0)).optional().map_err(err("reading memo"))
     }
 
+    /// The values under `keys`, read in one transaction (one lock round instead of one per key).
+    pub(crate) fn memo_get_many(&mut self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        let tx = self.conn.transaction().map_err(err("starting a read transaction"))?;
+        let values = {
+            let mut stmt =
+                tx.prepare_cached("SELECT value FROM memo WHERE key = ?1").map_err(err("reading memo"))?;
+            keys.iter()
+                .map(|k| stmt.query_row([k], |r| r.get(0)).optional().map_err(err("reading memo")))
+                .collect::<Result<Vec<_>>>()?
+        };
+        tx.commit().map_err(err("ending a read transaction"))?;
+        Ok(values)
+    }
+
+    /// Stores memo entries in one transaction; entries whose stored value is already the same (and was
+    /// written less than [`MEMO_REFRESH_SECS`] ago) are skipped, and nothing is written when all are.
     pub(crate) fn memo_put(&mut self, entries: &[(&[u8], &[u8])]) -> Result<()> {
+        let t = now();
+        let read = self.conn.transaction().map_err(err("starting a read transaction"))?;
+        let mut changed: Vec<(&[u8], &[u8])> = Vec::new();
+        {
+            let mut stmt = read
+                .prepare_cached("SELECT value, written FROM memo WHERE key = ?1")
+                .map_err(err("reading memo"))?;
+            for &(k, v) in entries {
+                let current: Option<(Vec<u8>, i64)> = stmt
+                    .query_row([k], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+                    .map_err(err("reading memo"))?;
+                let fresh =
+                    current.is_some_and(|(value, written)| value == v && t - written < MEMO_REFRESH_SECS);
+                if !fresh {
+                    changed.push((k, v));
+                }
+            }
+        }
+        read.commit().map_err(err("ending a read transaction"))?;
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let entries = changed.as_slice();
         let tx = self.write()?;
         {
             let mut stmt = tx
                 .prepare_cached("INSERT INTO memo(key, value, written) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET value = excluded.value, written = excluded.written")
                 .map_err(err("writing memo"))?;
-            let t = now();
             for (k, v) in entries {
                 stmt.execute(params![k, v, t]).map_err(err("writing memo"))?;
             }

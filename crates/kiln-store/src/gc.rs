@@ -198,7 +198,10 @@ impl Store {
         for entry in fs_err::read_dir(&dir).map_err(path_err("listing", &dir))? {
             let entry = entry.map_err(path_err("listing", &dir))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if Digest::from_hex(&name).is_ok_and(|d| marks.snapshots.contains(&d)) {
+            // Unsynced snapshots of an earlier boot may have lost data in the crash that ended it: they go.
+            let keep = crate::snapshot::parse_snapshot_name(&name)
+                .is_some_and(|(chain_id, usable)| usable && marks.snapshots.contains(&chain_id));
+            if keep {
                 continue;
             }
             report.bytes_freed += disk_usage(&entry.path());

@@ -246,8 +246,12 @@ impl Lease {
             origin,
         };
         let keys: Vec<String> = refs.iter().filter_map(ref_key).collect();
-        // The pins above keep every blob alive until this record references them.
-        store.with_db(|db| db.insert_image(&row, &keys))?;
+        // The pins above keep every blob alive until this record references them. Rebuilding an unchanged
+        // image writes nothing.
+        if !store.with_db(|db| db.image_and_refs_exist(&row, &keys))? {
+            store.sync_blob_names()?;
+            store.with_db(|db| db.insert_image(&row, &keys))?;
+        }
         store.record_by_manifest(&manifest_digest)
     }
 }

@@ -5,10 +5,18 @@
 //! content with whiteouts in overlay form, so an image's lower-dir stack is its snapshots, top first.
 //! [`Lease::ensure_snapshot`] fills a staging directory, syncs the filesystem and renames it into place: a
 //! snapshot is complete or absent, and two processes racing end with one (the loser discards its copy).
+//!
+//! A snapshot whose layer blob is already durable (a build step's output: the blob was written from that
+//! very directory) need not be synced at all: [`Lease::ensure_snapshot_unsynced`] renames it into place as
+//! `<chain-id hex>.boot-<boot id>`, and only a kernel booted with that id uses it. Unsynced data survives
+//! anything but a crash of the whole machine, and after such a crash the machine has a new boot id, so a
+//! snapshot that may have lost data is never used again: the next build unpacks the layer from its blob
+//! and GC removes the stale directory. This saves flushing every layer twice (blob and snapshot).
+//! The rename of a synced snapshot is not fsynced either: losing it only means unpacking the layer again.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use kiln_fs::fsync_dir;
 use kiln_oci::Digest;
 
 use crate::error::{StoreError, path_err};
@@ -31,16 +39,45 @@ pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
     out
 }
 
+/// The suffix of unsynced snapshots made during this boot (`.boot-<boot id>`), or `None` when the kernel
+/// does not say its boot id (then every snapshot is synced).
+pub(crate) fn boot_suffix() -> Option<&'static str> {
+    static SUFFIX: OnceLock<Option<String>> = OnceLock::new();
+    SUFFIX
+        .get_or_init(|| {
+            let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+            let id: String = id.trim().chars().filter(char::is_ascii_hexdigit).collect();
+            (id.len() == 32).then(|| format!(".boot-{id}"))
+        })
+        .as_deref()
+}
+
+/// What a snapshot directory's name says: its ChainID, and whether this boot may use it. `None` for names
+/// that are no snapshot.
+pub(crate) fn parse_snapshot_name(name: &str) -> Option<(Digest, bool)> {
+    let (hex, suffix) = match name.find('.') {
+        Some(i) => name.split_at(i),
+        None => (name, ""),
+    };
+    let chain_id = Digest::from_hex(hex).ok()?;
+    let usable = suffix.is_empty() || boot_suffix() == Some(suffix);
+    Some((chain_id, usable))
+}
+
 impl Store {
-    fn snapshot_dir(&self, chain_id: &Digest) -> PathBuf {
-        self.v1().join("snapshots").join(chain_id.hex())
+    fn snapshot_dir(&self, chain_id: &Digest, synced: bool) -> Option<PathBuf> {
+        let name =
+            if synced { chain_id.hex().to_owned() } else { format!("{}{}", chain_id.hex(), boot_suffix()?) };
+        Some(self.v1().join("snapshots").join(name))
     }
 
-    /// The directory of snapshot `chain_id`, if it exists. Pin it with [`Lease::pin_snapshot`] before
-    /// mounting it, or a concurrent prune may remove it.
+    /// The directory of snapshot `chain_id`, if it exists (synced, or unsynced from this boot). Pin it with
+    /// [`Lease::pin_snapshot`] before mounting it, or a concurrent prune may remove it.
     pub fn snapshot_path(&self, chain_id: &Digest) -> Option<PathBuf> {
-        let dir = self.snapshot_dir(chain_id);
-        dir.is_dir().then_some(dir)
+        [true, false]
+            .into_iter()
+            .filter_map(|synced| self.snapshot_dir(chain_id, synced))
+            .find(|d| d.is_dir())
     }
 }
 
@@ -61,6 +98,26 @@ impl Lease {
         chain_id: &Digest,
         fill: impl FnOnce(&Path) -> std::result::Result<(), FillError>,
     ) -> Result<PathBuf> {
+        self.ensure_snapshot_as(chain_id, true, fill)
+    }
+
+    /// [`Lease::ensure_snapshot`] without syncing the new snapshot: it is usable until the machine reboots
+    /// (see the module doc). Only for a snapshot whose layer blob is already in the store, so it can be
+    /// unpacked again after a crash. On a kernel without a boot id it is synced like any other.
+    pub fn ensure_snapshot_unsynced(
+        &self,
+        chain_id: &Digest,
+        fill: impl FnOnce(&Path) -> std::result::Result<(), FillError>,
+    ) -> Result<PathBuf> {
+        self.ensure_snapshot_as(chain_id, boot_suffix().is_none(), fill)
+    }
+
+    fn ensure_snapshot_as(
+        &self,
+        chain_id: &Digest,
+        synced: bool,
+        fill: impl FnOnce(&Path) -> std::result::Result<(), FillError>,
+    ) -> Result<PathBuf> {
         if let Some(dir) = self.pin_snapshot(chain_id)? {
             return Ok(dir);
         }
@@ -71,7 +128,7 @@ impl Lease {
         let staged = staging.path().to_owned();
         // Keep the directory out of TempDir's hands: its removal cannot cope with read-only trees.
         let _ = staging.keep();
-        let result = self.fill_and_publish(chain_id, &staged, fill);
+        let result = self.fill_and_publish(chain_id, &staged, synced, fill);
         if staged.exists() {
             let _ = crate::gc::remove_tree(&staged);
         }
@@ -82,26 +139,34 @@ impl Lease {
         &self,
         chain_id: &Digest,
         staged: &Path,
+        synced: bool,
         fill: impl FnOnce(&Path) -> std::result::Result<(), FillError>,
     ) -> Result<PathBuf> {
         fill(staged).map_err(|source| StoreError::Snapshot { chain_id: chain_id.clone(), source })?;
-        sync_filesystem(staged)?;
-        let store = self.store();
-        let target = store.snapshot_dir(chain_id);
-        let guard = store.lock().shared()?;
-        if !target.is_dir() {
-            match std::fs::rename(staged, &target) {
-                Ok(()) => {
-                    let parent = target.parent().unwrap_or(&target);
-                    fsync_dir(parent).map_err(|e| StoreError::io("syncing snapshots directory", e))?;
-                }
-                // Another process renamed its copy in between: theirs wins.
-                Err(e) if target.is_dir() => drop(e),
-                Err(e) => {
-                    return Err(StoreError::io(format!("renaming snapshot into {}", target.display()), e));
-                }
-            }
+        if synced {
+            sync_filesystem(staged)?;
         }
+        let store = self.store();
+        let target = store.snapshot_dir(chain_id, synced).ok_or_else(|| {
+            StoreError::invalid(format!("snapshot {chain_id}"), "the kernel has no boot id")
+        })?;
+        let guard = store.lock().shared()?;
+        let target = match store.snapshot_path(chain_id) {
+            // Another process made it meanwhile: theirs wins.
+            Some(existing) => existing,
+            None => match std::fs::rename(staged, &target) {
+                Ok(()) => target,
+                Err(e) => match store.snapshot_path(chain_id) {
+                    Some(existing) => existing,
+                    None => {
+                        return Err(StoreError::io(
+                            format!("renaming snapshot into {}", target.display()),
+                            e,
+                        ));
+                    }
+                },
+            },
+        };
         self.pin(&guard, Pin::Snapshot(chain_id.clone()))?;
         Ok(target)
     }
@@ -157,5 +222,18 @@ mod tests {
         assert_eq!(ids[0], a);
         assert_eq!(ids[1], Digest::sha256_of(format!("{a} {b}").as_bytes()));
         assert!(chain_ids(&[]).is_empty());
+    }
+
+    #[test]
+    fn snapshot_names_are_usable_when_synced_or_from_this_boot() {
+        let chain = Digest::sha256_of(b"layer");
+        assert_eq!(parse_snapshot_name(chain.hex()), Some((chain.clone(), true)));
+        let other_boot = format!("{}.boot-{}", chain.hex(), "0".repeat(32));
+        assert_eq!(parse_snapshot_name(&other_boot), Some((chain.clone(), false)));
+        if let Some(suffix) = boot_suffix() {
+            let this_boot = format!("{}{suffix}", chain.hex());
+            assert_eq!(parse_snapshot_name(&this_boot), Some((chain, true)));
+        }
+        assert_eq!(parse_snapshot_name("gc-leftover"), None);
     }
 }

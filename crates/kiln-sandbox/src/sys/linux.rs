@@ -279,6 +279,10 @@ impl Sys for LinuxSys {
         rustix::mount::fsconfig_set_string(borrow(fs), key, value)
     }
 
+    fn fsconfig_flag(&self, fs: Fd, key: &CStr) -> SysResult<()> {
+        rustix::mount::fsconfig_set_flag(borrow(fs), key)
+    }
+
     fn fsconfig_create(&self, fs: Fd) -> SysResult<()> {
         rustix::mount::fsconfig_create(borrow(fs))
     }

@@ -851,6 +851,14 @@ impl Sys for RecordingSys {
         Ok(())
     }
 
+    fn fsconfig_flag(&self, fs: Fd, key: &CStr) -> SysResult<()> {
+        let mut st = self.lock();
+        st.record(format!("fsconfig({}, {})", fs.0, text(key)))?;
+        let FdKind::FsContext(id) = st.fd(fs)? else { return Err(Errno::BADF) };
+        st.contexts[id].params.push((text(key), String::new()));
+        Ok(())
+    }
+
     fn fsconfig_create(&self, fs: Fd) -> SysResult<()> {
         let mut st = self.lock();
         st.record(format!("fsconfig({}, CREATE)", fs.0))?;

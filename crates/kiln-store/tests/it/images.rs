@@ -145,3 +145,55 @@ fn two_handles_on_one_store_see_each_other() {
     let rec = image(&lease, &[b"shared"], &["shared:1"]);
     assert_eq!(other.resolve(&ImageLocation::parse("shared:1").unwrap()).unwrap().id, rec.id);
 }
+
+#[test]
+fn writes_that_change_nothing_are_skipped() {
+    let (_dir, store) = store();
+    let lease = store.lease().unwrap();
+    let rec = image(&lease, &[b"layer"], &["same:1"]);
+    store.memo_put(&[(b"k", b"v"), (b"k2", b"v2")]).unwrap();
+    let before = store.db_write_count();
+
+    // The same image and tag again, and the same memo values: no write transaction at all.
+    assert_eq!(image(&lease, &[b"layer"], &["same:1"]), rec);
+    store.memo_put(&[(b"k", b"v"), (b"k2", b"v2")]).unwrap();
+    assert_eq!(store.db_write_count(), before);
+
+    // A changed value, a new tag and a new memo key are written, each in one transaction.
+    store.memo_put(&[(b"k", b"v"), (b"k2", b"changed")]).unwrap();
+    assert_eq!(store.db_write_count(), before + 1);
+    assert_eq!(store.memo_get(b"k2").unwrap().unwrap(), b"changed");
+    let tagged = image(&lease, &[b"layer"], &["same:1", "same:2"]);
+    assert_eq!(store.db_write_count(), before + 2);
+    assert_eq!(tagged.refs.len(), 2);
+    store.memo_put(&[(b"k3", b"v3")]).unwrap();
+    assert_eq!(store.db_write_count(), before + 3);
+    assert_eq!(
+        store.memo_get_many(&[b"k", b"k2", b"k3", b"absent"]).unwrap(),
+        vec![Some(b"v".to_vec()), Some(b"changed".to_vec()), Some(b"v3".to_vec()), None]
+    );
+}
+
+#[test]
+fn a_prehashed_blob_takes_its_producers_digest_and_checks_the_size() {
+    use std::io::Write;
+    let (_dir, store) = store();
+    let lease = store.lease().unwrap();
+    let data = b"layer tar bytes";
+    let mut w = lease.prehashed_blob_writer().unwrap();
+    w.write_all(data).unwrap();
+    assert_eq!(w.len(), data.len() as u64);
+    let (d, n) = w.commit(Some(&digest(data)), Some(data.len() as u64)).unwrap();
+    assert_eq!((d.clone(), n), (digest(data), data.len() as u64));
+    assert_eq!(std::fs::read(store.blob_path(&d)).unwrap(), data);
+
+    let mut w = lease.prehashed_blob_writer().unwrap();
+    w.write_all(b"short").unwrap();
+    let err = w.commit(Some(&digest(b"other")), Some(6)).unwrap_err();
+    assert!(matches!(err, StoreError::SizeMismatch { expected: 6, actual: 5, .. }), "{err}");
+    assert!(!store.has_blob(&digest(b"other")));
+
+    let w = lease.prehashed_blob_writer().unwrap();
+    let err = w.commit(None, None).unwrap_err();
+    assert!(err.to_string().contains("needs the digest"), "{err}");
+}

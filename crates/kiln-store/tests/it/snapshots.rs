@@ -92,6 +92,46 @@ fn snapshots_of_stored_images_survive_prune() {
 }
 
 #[test]
+fn unsynced_snapshots_are_used_in_this_boot_only() {
+    let (_dir, store) = store();
+    let lease = store.lease().unwrap();
+    let rec = image(&lease, &[b"unsynced layer"], &["unsynced:1"]);
+    let chain = chain_ids(store.load(&rec).unwrap().diff_ids())[0].clone();
+    let dir = lease
+        .ensure_snapshot_unsynced(&chain, |d| {
+            std::fs::write(d.join("file"), b"content")?;
+            Ok(())
+        })
+        .unwrap();
+    let Some(boot) = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok() else {
+        eprintln!("SKIPPED: no boot id, unsynced snapshots are synced ones");
+        return;
+    };
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(name, format!("{}.boot-{}", chain.hex(), boot.trim().replace('-', "")));
+    assert_eq!(store.snapshot_path(&chain), Some(dir.clone()));
+    assert_eq!(lease.ensure_snapshot(&chain, |_| panic!("not refilled")).unwrap(), dir);
+
+    // The same snapshot left by an earlier boot (a machine crash may have cut its data) is not used, and
+    // prune removes it even though an image references its chain.
+    let snapshots = store.root().join("v1/snapshots");
+    let stale = snapshots.join(format!("{}.boot-{}", chain.hex(), "0".repeat(32)));
+    std::fs::rename(&dir, &stale).unwrap();
+    assert_eq!(store.snapshot_path(&chain), None);
+    drop(lease);
+    let report = store.prune(&PruneOptions::default()).unwrap();
+    assert_eq!(report.snapshots, 1, "{report:?}");
+    assert!(!stale.exists());
+
+    // One of this boot survives prune while its image exists.
+    let lease = store.lease().unwrap();
+    let dir = lease.ensure_snapshot_unsynced(&chain, |_| Ok(())).unwrap();
+    drop(lease);
+    assert_eq!(store.prune(&PruneOptions::default()).unwrap().snapshots, 0);
+    assert!(dir.is_dir());
+}
+
+#[test]
 fn lower_dirs_unpack_each_layer_once_top_first() {
     kiln_test::skip_unless!(kiln_test::is_root(), "overlay-form whiteouts need root");
     let (_dir, store) = store();
