@@ -346,3 +346,61 @@ fn a_cache_that_cannot_be_read_is_a_warning_not_a_failure() {
     assert!(log.contains("kiln/cache:absent") && log.contains("not used"), "{log}");
     assert!(log.contains("built sha256:"), "{log}");
 }
+
+/// The shell script of the kiln container in `examples/k8s/kiln-build-job.yaml` (the `- |` block under
+/// `args:`).
+fn job_script() -> String {
+    let manifest = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/k8s/kiln-build-job.yaml"),
+    )
+    .unwrap();
+    let mut lines = manifest.lines().skip_while(|l| l.trim() != "- |");
+    let marker = lines.next().expect("the manifest has an `args: - |` script");
+    let indent = marker.len() - marker.trim_start().len() + 2;
+    lines
+        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() >= indent)
+        .map(|l| l.get(indent..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_kubernetes_example_builds_as_one_machine_from_the_registry_cache() {
+    kiln_test::skip_unless!(kiln_test::is_root(), "builds need root");
+    let script = job_script();
+    assert!(script.contains("kiln build") && script.contains("--cache-to"), "{script}");
+    let Some(registry) = Registry::start(None) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (seed, config) = (dir.path().join("seed"), dir.path().join("docker"));
+    if !import_busybox(&seed, &config, "local/busybox:1") {
+        return;
+    }
+    let base = format!("{}/kiln/busybox:1", registry.host());
+    ok(kiln(&seed, &config).args(["push", "local/busybox:1", &base]));
+    let ctx = cache_test_context(dir.path(), &base);
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_kiln")).parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    // Two pods, each with an empty store, run the Job's script one after the other.
+    let run_pod = |name: &str| -> (String, u64, usize) {
+        let root = dir.path().join(name);
+        let out = Command::new("/bin/sh")
+            .arg("-ec")
+            .arg(&script)
+            .env("PATH", &path)
+            .env("IMAGE", format!("{}/team/myapp:latest", registry.host()))
+            .env("CACHE", format!("{}/team/myapp:buildcache", registry.host()))
+            .env("CONTEXT", &ctx)
+            .env("KILN_ROOT", &root)
+            .env("DOCKER_CONFIG", &config)
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "pod {name}: {log}");
+        build_metadata(&root.join("metadata.json"))
+    };
+    let (first_id, first_runs, _) = run_pod("pod-1");
+    assert_eq!(first_runs, 3);
+    let (second_id, second_runs, imported) = run_pod("pod-2");
+    assert_eq!((second_runs, imported), (0, 5), "the second pod takes every step from the registry cache");
+    assert_eq!(second_id, first_id);
+}
