@@ -10,7 +10,7 @@ use kiln_oci::Digest;
 use crate::detect::{self, Finding, LayerOrigin, PathSize, Suggestion};
 use crate::dive::{DiveNumbers, Inefficiency, dive_numbers};
 use crate::error::{AnalyzeError, Result};
-use crate::scan::{FileKind, LayerEntry, LayerScan, scan_layer};
+use crate::scan::{FileKind, LayerEntry, LayerScan, scan_layer, scan_verified_layer};
 use crate::source::ImageSource;
 use crate::tree::{EntryStatus, FsTree, LayerDelta};
 
@@ -150,6 +150,9 @@ pub fn analyze(source: &ImageSource, options: &AnalyzeOptions) -> Result<Analysi
                 diff_id: layer.diff_id.clone(),
                 source: Box::new(e),
             };
+            if layer.verified() {
+                return scan_verified_layer(layer.open()?, &layer.diff_id, layer.stored_size()).map_err(wrap);
+            }
             let scan = scan_layer(layer.open()?).map_err(wrap)?;
             if scan.diff_id != layer.diff_id {
                 return Err(AnalyzeError::DiffIdMismatch {

@@ -26,5 +26,5 @@ pub mod tui;
 
 pub use analysis::{Analysis, AnalyzeOptions, ChangeCount, LayerReport, analyze};
 pub use error::{AnalyzeError, Result};
-pub use scan::{FileKind, LayerEntry, LayerScan, scan_layer};
+pub use scan::{FileKind, LayerEntry, LayerScan, scan_layer, scan_verified_layer};
 pub use source::{ImageSource, LayerBlob, open_image};

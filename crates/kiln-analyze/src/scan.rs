@@ -2,7 +2,9 @@
 //! entries (path, kind, size, owner, mode, content hash) that everything else in this crate works from.
 //!
 //! Layers are read once, through `kiln_layer::visit_layer` (which also hashes the stream into its DiffID,
-//! so a corrupt or substituted layer is caught on the way). File contents are hashed with XXH3-128: the
+//! so a corrupt or substituted layer is caught on the way), or, for store blobs whose DiffID the store
+//! verified when writing them, through `kiln_layer::visit` without hashing ([`scan_verified_layer`]; see
+//! [`crate::source`] for why that is safe). File contents are hashed with XXH3-128: the
 //! hash only says whether two files hold the same bytes (a rewrite that changed nothing, a duplicate), so
 //! a fast non-cryptographic hash is the right tool; sha256 would double the cost of a scan.
 
@@ -117,15 +119,34 @@ pub struct LayerScan {
 
 /// Reads a (possibly compressed) layer tar once into a [`LayerScan`].
 pub fn scan_layer(reader: impl Read) -> Result<LayerScan, LayerError> {
+    let (entries, info) = collect(|f| kiln_layer::visit_layer(reader, f))?;
+    Ok(LayerScan { entries, diff_id: info.diff_id, tar_size: info.size })
+}
+
+/// Reads a layer already known to be `diff_id` (an uncompressed store blob of `tar_size` bytes, see
+/// [`crate::LayerBlob::verified`]) into a [`LayerScan`] without hashing the stream again.
+pub fn scan_verified_layer(
+    reader: impl Read,
+    diff_id: &Digest,
+    tar_size: u64,
+) -> Result<LayerScan, LayerError> {
+    let (entries, ()) = collect(|f| kiln_layer::visit(reader, f))?;
+    Ok(LayerScan { entries, diff_id: diff_id.clone(), tar_size })
+}
+
+/// The entries a layer visit hands to its closure, and what the visit returns.
+fn collect<T>(
+    visit: impl FnOnce(&mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), LayerError>) -> Result<T, LayerError>,
+) -> Result<(Vec<LayerEntry>, T), LayerError> {
     let mut entries = Vec::new();
     let mut buf = vec![0u8; HASH_BUF];
-    let info = kiln_layer::visit_layer(reader, |entry, content| {
+    let out = visit(&mut |entry, content| {
         if let Some(e) = convert(entry, content, &mut buf)? {
             entries.push(e);
         }
         Ok(())
     })?;
-    Ok(LayerScan { entries, diff_id: info.diff_id, tar_size: info.size })
+    Ok((entries, out))
 }
 
 fn convert(entry: &Entry, content: &mut dyn Read, buf: &mut [u8]) -> Result<Option<LayerEntry>, LayerError> {

@@ -1,5 +1,5 @@
 //! Opening images: docker-archives and OCI layouts are read in place, checked against their DiffIDs, and
-//! bad input is an error naming the object.
+//! bad input is an error naming the object; store images are read without hashing their layers again.
 
 use kiln_analyze::{AnalyzeError, AnalyzeOptions, analyze, open_image};
 use kiln_oci::Platform;
@@ -68,6 +68,44 @@ fn a_layer_that_does_not_match_its_diff_id_is_refused() {
     let err = analyze(&source, &AnalyzeOptions::default()).unwrap_err();
     assert!(matches!(err, AnalyzeError::DiffIdMismatch { .. }), "{err}");
     assert!(err.to_string().contains("DiffID mismatch"), "{err}");
+}
+
+#[test]
+fn a_corrupted_docker_archive_layer_is_refused_naming_the_layer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("img.tar");
+    let archive = fixture::docker_archive(&path, &layers(), &fixture::history(&["a", "b"]));
+    // Flip one byte of the second layer's file content (`ID=test2`): same sizes, another DiffID.
+    let mut bytes = fs_err::read(&path).unwrap();
+    let at = bytes.windows(8).position(|w| w == b"ID=test2").unwrap();
+    bytes[at + 3] = b'X';
+    fs_err::write(&path, &bytes).unwrap();
+    let source = open_image(&archive, None, &Platform::host()).unwrap();
+    assert!(source.layers.iter().all(|l| !l.verified()), "archive layers are always hashed");
+    let err = analyze(&source, &AnalyzeOptions::default()).unwrap_err();
+    assert!(matches!(err, AnalyzeError::DiffIdMismatch { index: 1, .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("layer 1 of") && text.contains(&source.layers[1].diff_id.to_string()), "{text}");
+}
+
+#[test]
+fn store_images_are_analyzed_like_their_archive_without_rehashing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("img.tar");
+    let history = fixture::history(&["/bin/sh -c #(nop) ADD base", "/bin/sh -c echo"]);
+    let archive = fixture::docker_archive(&path, &layers(), &history);
+    let store = kiln_store::Store::open(tmp.path().join("store")).unwrap();
+    kiln_store::transport::load(&store, &path, &Default::default()).unwrap();
+    let stored = open_image("test/image:latest", Some(&store), &Platform::host()).unwrap();
+    assert!(stored.layers.iter().all(|l| l.verified()), "store layers were verified when written");
+    let a = analyze(&stored, &AnalyzeOptions::default()).unwrap();
+    let b =
+        analyze(&open_image(&archive, None, &Platform::host()).unwrap(), &AnalyzeOptions::default()).unwrap();
+    assert_eq!(a.id, b.id);
+    // Same DiffIDs, tar sizes, entries and numbers, whether the layers were hashed or not.
+    assert_eq!(serde_json::to_value(&a.layers).unwrap(), serde_json::to_value(&b.layers).unwrap());
+    assert_eq!((a.efficiency, a.wasted_bytes, a.files), (b.efficiency, b.wasted_bytes, b.files));
+    assert_eq!(a.layers[1].tar_size_bytes, stored.layers[1].stored_size());
 }
 
 #[test]
