@@ -97,6 +97,10 @@ pub(crate) fn chain_of(parent: &Digest, diff_id: &Digest) -> Digest {
 
 /// Writes `dir` as a layer blob (uncompressed; its digest is the DiffID) and moves the directory itself into
 /// the snapshot for the resulting ChainID (it already is in overlay lower-dir form). Returns the DiffID.
+///
+/// The tar is hashed once, by the tar writer (the blob writer only counts bytes), and written once. Only the
+/// blob is synced: the snapshot is an unsynced one ([`Lease::ensure_snapshot_unsynced`]), which a crash of
+/// the machine invalidates and the next build unpacks again from the durable blob.
 pub(crate) fn commit_layer(
     lease: &Lease,
     dir: &Path,
@@ -104,7 +108,7 @@ pub(crate) fn commit_layer(
     epoch: Option<i64>,
     parent_chain: Option<&Digest>,
 ) -> Result<Digest, BuildError> {
-    let mut writer = lease.blob_writer().map_err(BuildError::store("writing a layer"))?;
+    let mut writer = lease.prehashed_blob_writer().map_err(BuildError::store("writing a layer"))?;
     let opts = WriteOptions { source, source_date_epoch: epoch, exclude: Vec::new() };
     let info = kiln_layer::write_tree(dir, &opts, &mut writer)
         .map_err(BuildError::layer(format!("writing the layer of {}", dir.display())))?;
@@ -116,7 +120,7 @@ pub(crate) fn commit_layer(
         Some(p) => chain_of(p, &diff_id),
     };
     lease
-        .ensure_snapshot(&chain, |staged| {
+        .ensure_snapshot_unsynced(&chain, |staged| {
             // `staged` is an empty directory: rename(2) replaces it.
             std::fs::rename(dir, staged)?;
             Ok(())

@@ -11,7 +11,7 @@
 //!
 //! Durability: WAL with `synchronous=NORMAL`. A commit is atomic and the database stays consistent after a
 //! crash or power loss; only the last commits before a power loss may be lost (the WAL is synced at
-//! checkpoints, not at every commit). That is enough because nothing the database records needs a later
+//! checkpoints, not at every commit, and closing a connection does not checkpoint). That is enough because nothing the database records needs a later
 //! commit to be durable: every blob a record references was synced before the record was written (the
 //! lease's [`crate::lease::Lease`] barrier), so losing a record only loses a cache entry, a memo or a tag
 //! the next command writes again. Writes that would change nothing (a memo entry with the same value, an
@@ -176,6 +176,10 @@ impl Db {
             ));
         }
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err("setting synchronous"))?;
+        // Closing the last connection would otherwise checkpoint the WAL into the database (two fsyncs at
+        // the end of every kiln command); checkpoints then happen only as the WAL grows (1000 pages).
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(err("configuring checkpoints"))?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err("enabling foreign keys"))?;
         let mut db = Db { conn, writes: 0 };
         let version: i64 = db
