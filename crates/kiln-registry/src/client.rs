@@ -317,12 +317,31 @@ impl Endpoint {
         scope: &[String],
     ) -> Result<Response<Body>> {
         let SizedBody { reader: body, size } = body;
+        self.send_body(what, method, url, headers, body, Some(size), scope)
+    }
+
+    /// Sends a request whose body is streamed from `body`: `size` bytes (`Content-Length`), or when `None`
+    /// as much as `body` gives (`Transfer-Encoding: chunked`); authenticated as in [`Endpoint::send`] but
+    /// without retries (the caller restarts the whole upload).
+    #[allow(clippy::too_many_arguments)]
+    fn send_body(
+        &self,
+        what: &str,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: &mut dyn Read,
+        size: Option<u64>,
+        scope: &[String],
+    ) -> Result<Response<Body>> {
         let auth = self.authorization(scope)?;
         let mut req = Request::builder().method(method.clone()).uri(url);
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        req = req.header("content-length", size.to_string());
+        if let Some(size) = size {
+            req = req.header("content-length", size.to_string());
+        }
         if let Some(auth) = &auth {
             req = req.header("authorization", auth);
         }
@@ -687,19 +706,7 @@ impl Session {
                 location = self.location(what, &resp)?;
                 sent += n;
             }
-            let url = with_query(&location, &format!("digest={digest}"));
-            let resp = self.endpoint.send_stream(
-                what,
-                Method::PUT,
-                &url,
-                &[],
-                SizedBody { reader: &mut std::io::empty(), size: 0 },
-                &self.scope,
-            )?;
-            if resp.status() != StatusCode::CREATED {
-                return Err(self.failure(what, "PUT", &url, resp));
-            }
-            return Ok(());
+            return self.finish_upload(what, &location, digest);
         }
         let url = with_query(&location, &format!("digest={digest}"));
         let mut counted = CountingReader { inner: body.take(size), count: 0, progress };
@@ -709,6 +716,38 @@ impl Session {
             &url,
             &[octets],
             SizedBody { reader: &mut counted, size },
+            &self.scope,
+        )?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(self.failure(what, "PUT", &url, resp));
+        }
+        Ok(())
+    }
+
+    /// Sends everything `body` gives to upload `location` in one streamed `PATCH` (chunked transfer
+    /// encoding: the size is not known in advance); returns the location for the next request. Streamed
+    /// `PATCH`es without `Content-Range` are what `docker push` sends; the distribution spec lists them too.
+    pub(crate) fn upload_stream(&self, what: &str, location: &str, body: &mut dyn Read) -> Result<String> {
+        let octets = ("content-type", "application/octet-stream".to_owned());
+        let resp =
+            self.endpoint.send_body(what, Method::PATCH, location, &[octets], body, None, &self.scope)?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(self.failure(what, "PATCH", location, resp));
+        }
+        self.location(what, &resp)
+    }
+
+    /// Closes upload `location`, whose bytes are all sent, with an empty `PUT ?digest=`; the registry
+    /// checks the digest before it answers `201 Created`.
+    pub(crate) fn finish_upload(&self, what: &str, location: &str, digest: &Digest) -> Result<()> {
+        let url = with_query(location, &format!("digest={digest}"));
+        let resp = self.endpoint.send_body(
+            what,
+            Method::PUT,
+            &url,
+            &[],
+            &mut std::io::empty(),
+            Some(0),
             &self.scope,
         )?;
         if resp.status() != StatusCode::CREATED {

@@ -26,6 +26,7 @@ mod download;
 mod error;
 pub mod known;
 mod options;
+mod pipe;
 mod progress;
 pub mod pull;
 pub mod push;

@@ -5,9 +5,11 @@
 //!    pulled or pushed as ([`crate::known`]) — are checked with `HEAD` in the target repository: one that
 //!    is there needs no upload;
 //! 2. a known blob in another repository of the same registry is mounted (`POST ?mount=&from=`);
-//! 3. otherwise the layer is compressed once into the store (remembered, so the next push or export reuses
-//!    it) and uploaded from there, in one `PUT` or in `PATCH` chunks; a failed upload (dropped connection,
-//!    a digest the registry rejects) starts again from a new upload session.
+//! 3. otherwise it is uploaded: a layer already compressed in the store from there, in one `PUT` or in
+//!    `PATCH` chunks; a layer not compressed yet is compressed once into the store (remembered, so the
+//!    next push or export reuses it) while the compressed bytes stream into the upload as they come
+//!    ([`compress_and_upload`]). A failed upload (dropped connection, a digest the registry rejects)
+//!    starts again from a new upload session, reading the blob from the store.
 //!
 //! Then the config blob and an OCI manifest (`PUT` by tag), or for [`Registry::push_index`] each
 //! platform's manifest by digest and an OCI index over them.
@@ -293,27 +295,107 @@ fn push_layer(
             return here(&k.digest, k.size, BlobOutcome::Mounted);
         }
     }
-    // 3. Upload, compressing first if needed.
+    // 3. Upload, compressing on the way if needed.
     let (digest, size) = match local {
-        Some(found) => found,
-        None => compress_layer(lease, diff_id, options)?,
+        Some((digest, size)) => {
+            progress.event(TransferEvent::BlobStarted { digest: digest.clone(), size });
+            upload_blob(session, lease, &digest, size, progress)?;
+            (digest, size)
+        }
+        None => compress_and_upload(session, lease, diff_id, options, progress)?,
     };
-    progress.event(TransferEvent::BlobStarted { digest: digest.clone(), size });
-    upload_blob(session, lease, &digest, size, progress)?;
     here(&digest, size, BlobOutcome::Uploaded)
 }
 
-/// Compresses layer `diff_id` into the store and remembers it.
-fn compress_layer(lease: &Lease, diff_id: &Digest, options: &PushOptions) -> Result<(Digest, u64)> {
+/// Compresses layer `diff_id` into the store (remembered, as [`compress_layer`]) while streaming the
+/// compressed bytes into an upload; returns the blob's digest and size once the registry has it.
+///
+/// The registry gets the bytes as they come out of the compressor, in one chunked `PATCH`, and the digest
+/// (known only at the end) in the closing `PUT`. The store keeps every byte whatever the upload does, so
+/// when the streamed upload fails (a dropped connection, a digest the registry computed differently, a
+/// registry that refuses streamed `PATCH`es) the blob is uploaded again from the store with retries, as
+/// when it was compressed before. With a chunk size set (a registry that limits request sizes) the layer
+/// is compressed first and uploaded in chunks.
+fn compress_and_upload(
+    session: &Session,
+    lease: &Lease,
+    diff_id: &Digest,
+    options: &PushOptions,
+    progress: &dyn Progress,
+) -> Result<(Digest, u64)> {
+    let upload = |digest: &Digest, size: u64| {
+        progress.event(TransferEvent::BlobStarted { digest: digest.clone(), size });
+        upload_blob(session, lease, digest, size, progress)
+    };
+    if session.endpoint.chunk_size().is_some() {
+        let (digest, size) = compress_layer(lease, diff_id, options, None)?;
+        upload(&digest, size)?;
+        return Ok((digest, size));
+    }
+    let what = format!("uploading layer {diff_id} to {}", session.name());
+    let (streamed, compressed) = match session.start_upload(&what) {
+        Err(e) => (Err(e), compress_layer(lease, diff_id, options, None)),
+        Ok(location) => {
+            let (tx, mut body) = crate::pipe::pipe();
+            std::thread::scope(|scope| {
+                let sender = scope.spawn(|| {
+                    let sent = session.upload_stream(&what, &location, &mut body);
+                    // A failed request may leave the compressor's next block unread: end the pipe.
+                    drop(body);
+                    sent
+                });
+                let compressed = compress_layer(lease, diff_id, options, Some(tx));
+                let sent = sender.join().unwrap_or_else(|_| {
+                    Err(RegistryError::invalid(&what, "the upload thread panicked".to_owned()))
+                });
+                let streamed = match (&sent, &compressed) {
+                    (Ok(next), Ok((digest, _))) => session.finish_upload(&what, next, digest),
+                    _ => sent.map(|_| ()),
+                };
+                if streamed.is_err() {
+                    let _ = session.cancel_upload(&location);
+                }
+                (streamed, compressed)
+            })
+        }
+    };
+    let (digest, size) = compressed?;
+    match streamed {
+        Ok(()) => {
+            progress.event(TransferEvent::BlobStarted { digest: digest.clone(), size });
+            progress.event(TransferEvent::BlobProgress { digest: digest.clone(), done: size });
+        }
+        Err(e) => {
+            progress.event(TransferEvent::Retrying {
+                what: format!("{what} while compressing it (uploading it again from the store)"),
+                attempt: 1,
+                error: e.to_string(),
+            });
+            upload(&digest, size)?;
+        }
+    }
+    Ok((digest, size))
+}
+
+/// Compresses layer `diff_id` into the store and remembers it, handing the compressed bytes to `pipe`
+/// too when given (a dropped pipe ends only the copy into it). On failure the store keeps nothing.
+fn compress_layer(
+    lease: &Lease,
+    diff_id: &Digest,
+    options: &PushOptions,
+    pipe: Option<std::sync::mpsc::SyncSender<crate::pipe::Piece>>,
+) -> Result<(Digest, u64)> {
     let store = lease.store();
     let context = format!("compressing layer {diff_id}");
     let source = store.open_blob(diff_id).map_err(RegistryError::store(&context))?;
-    let mut writer = lease.blob_writer().map_err(RegistryError::store(&context))?;
+    let writer = lease.blob_writer().map_err(RegistryError::store(&context))?;
+    let mut tee = crate::pipe::Tee::new(writer, pipe);
     let layer_options =
         kiln_layer::CompressOptions { compression: options.compression, level: options.level, threads: 0 };
     let info =
-        kiln_layer::compress(std::io::BufReader::with_capacity(1 << 20, source), &mut writer, &layer_options)
+        kiln_layer::compress(std::io::BufReader::with_capacity(1 << 20, source), &mut tee, &layer_options)
             .map_err(|e| RegistryError::invalid(format!("layer {diff_id}"), format!("compressing: {e}")))?;
+    let writer = tee.finish();
     let (digest, size) =
         writer.commit(Some(&info.digest), Some(info.size)).map_err(RegistryError::store(&context))?;
     lease

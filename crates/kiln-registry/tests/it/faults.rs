@@ -44,6 +44,39 @@ fn blob_count(store: &Store) -> usize {
     std::fs::read_dir(store.root().join("v1/blobs/sha256")).map_or(0, |d| d.count())
 }
 
+/// A registry behind a proxy and a store holding `local/gen:1` (one ~0.6 MB compressed layer), to push
+/// to `repo` (a reference path) through the proxy.
+struct PushSetup {
+    registry: TestRegistry,
+    proxy: Proxy,
+    _dir: tempfile::TempDir,
+    a: Store,
+    reg: Registry,
+    target: Reference,
+}
+
+fn push_setup(seed: u64, repo: &str) -> PushSetup {
+    let registry = TestRegistry::start();
+    let proxy = Proxy::start(registry.port);
+    let (dir, a) = store();
+    generated_image(&a, "local/gen:1", seed, 2, 600_000);
+    let reg = client(dir.path());
+    let target = crate::fixture::reference(&proxy.host(), repo);
+    PushSetup { registry, proxy, _dir: dir, a, reg, target }
+}
+
+/// The errors of the `Retrying` events, in order.
+fn retry_errors(progress: &CollectProgress) -> Vec<String> {
+    progress
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            TransferEvent::Retrying { error, .. } => Some(error),
+            _ => None,
+        })
+        .collect()
+}
+
 fn retries(progress: &CollectProgress) -> usize {
     progress.events().iter().filter(|e| matches!(e, TransferEvent::Retrying { .. })).count()
 }
@@ -91,14 +124,7 @@ fn a_flipped_byte_is_never_accepted_and_is_downloaded_again() {
     let (_d, b) = store();
     let progress = CollectProgress::default();
     let pulled = s.reg.pull(&b, &s.target, &PullOptions::default(), &progress).unwrap();
-    let errors: Vec<String> = progress
-        .events()
-        .into_iter()
-        .filter_map(|e| match e {
-            TransferEvent::Retrying { error, .. } => Some(error),
-            _ => None,
-        })
-        .collect();
+    let errors = retry_errors(&progress);
     assert!(errors.iter().any(|e| e.contains("digest mismatch") || e.contains("layer")), "{errors:?}");
     b.load(&pulled.record).unwrap();
 }
@@ -151,18 +177,20 @@ fn push_survives_dropped_and_corrupted_uploads() {
     if !have_registry() {
         return;
     }
-    let registry = TestRegistry::start();
-    let proxy = Proxy::start(registry.port);
-    let (dir, a) = store();
-    generated_image(&a, "local/gen:1", 26, 4, 600_000);
-    let reg = client(dir.path());
-    let target = crate::fixture::reference(&proxy.host(), "kiln/pushfault:v1");
+    let PushSetup { registry, proxy, _dir, a, reg, target } = push_setup(26, "kiln/pushfault:v1");
 
+    // The layer is compressed while it streams up in one PATCH, whose bytes get damaged: the registry's
+    // digest check at the closing PUT refuses them. The layer is sent again from the store in PUTs, of
+    // which the first is cut and the second damaged too; the third gets through.
+    proxy.fault("PATCH", "/blobs/uploads/", FaultKind::CorruptRequestAt(300_000), 1);
     proxy.fault("PUT", "/blobs/uploads/", FaultKind::DropRequestAfter(200_000), 1);
     proxy.fault("PUT", "/blobs/uploads/", FaultKind::CorruptRequestAt(300_000), 1);
     let progress = CollectProgress::default();
     let pushed = reg.push(&a, &loc("local/gen:1"), &target, &PushOptions::default(), &progress).unwrap();
-    assert!(retries(&progress) >= 1, "{:?}", progress.events());
+    let errors = retry_errors(&progress);
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(errors[0].contains("DIGEST_INVALID"), "the damaged stream is refused: {errors:?}");
+    assert_eq!(proxy.count("PATCH", "/blobs/uploads/"), 1, "one streamed PATCH: {:?}", proxy.log());
 
     // What the registry holds verifies: a fresh store pulls it by digest.
     let (_d, b) = store();
@@ -176,16 +204,41 @@ fn push_that_keeps_failing_reports_the_blob_and_pushes_no_manifest() {
     if !have_registry() {
         return;
     }
-    let registry = TestRegistry::start();
-    let proxy = Proxy::start(registry.port);
-    let (dir, a) = store();
-    generated_image(&a, "local/gen:1", 27, 2, 400_000);
-    let reg = client(dir.path());
-    let target = crate::fixture::reference(&proxy.host(), "kiln/broken:v1");
+    let PushSetup { registry: _registry, proxy, _dir, a, reg, target } = push_setup(27, "kiln/broken:v1");
+    proxy.fault("PATCH", "/blobs/uploads/", FaultKind::CorruptRequestAt(100_000), 100);
     proxy.fault("PUT", "/blobs/uploads/", FaultKind::CorruptRequestAt(100_000), 100);
     let err = reg.push(&a, &loc("local/gen:1"), &target, &PushOptions::default(), &NoProgress).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("uploading blob sha256:") && text.contains("giving up after"), "{text}");
     assert!(text.contains("DIGEST_INVALID"), "the registry's reason is shown: {text}");
     assert_eq!(proxy.count("PUT", "/manifests/"), 0, "no manifest over missing blobs");
+}
+
+#[test]
+fn a_registry_refusing_streamed_uploads_gets_the_layers_from_the_store() {
+    if !have_registry() {
+        return;
+    }
+    let PushSetup { registry, proxy, _dir, a, reg, target } = push_setup(28, "kiln/nostream:v1");
+    proxy.fault("PATCH", "/blobs/uploads/", FaultKind::Status(405), 100);
+    let before = blob_count(&a);
+    let progress = CollectProgress::default();
+    let pushed = reg.push(&a, &loc("local/gen:1"), &target, &PushOptions::default(), &progress).unwrap();
+    assert_eq!(pushed.blobs.uploaded, 2, "the layer and the config");
+    assert_eq!(retries(&progress), 1, "one fallback: {:?}", progress.events());
+    assert_eq!(blob_count(&a), before + 1, "the layer's compressed form is kept once");
+
+    // The compressed forms are remembered: pushing again to a new repository mounts them, compressing
+    // nothing and streaming nothing.
+    proxy.clear_faults();
+    proxy.clear_log();
+    let other = crate::fixture::reference(&proxy.host(), "kiln/nostream2:v1");
+    let again = reg.push(&a, &loc("local/gen:1"), &other, &PushOptions::default(), &NoProgress).unwrap();
+    assert_eq!((again.blobs.mounted, again.blobs.uploaded), (1, 1), "only the config: {:?}", proxy.log());
+    assert_eq!(proxy.count("PATCH", "/blobs/uploads/"), 0);
+    assert_eq!(blob_count(&a), before + 1);
+
+    let (_d, b) = store();
+    let pinned = crate::fixture::reference(&registry.host(), &format!("kiln/nostream@{}", pushed.digest));
+    reg.pull(&b, &pinned, &PullOptions::default(), &NoProgress).unwrap();
 }

@@ -272,9 +272,19 @@ fn handle(mut client: TcpStream, upstream: u16, port: u16, shared: &Shared) {
         respond(&mut client, status, &extra, &body);
         return;
     }
+    // A request-body fault at byte N needs a body that reaches it: a request with a shorter body (the
+    // empty `PUT` closing a streamed upload) passes untouched and leaves the fault for the next one.
+    let body_len: Option<u64> = header(&head, "content-length").and_then(|v| v.parse().ok());
+    let reaches = |kind: &FaultKind| match kind {
+        FaultKind::DropRequestAfter(at) | FaultKind::CorruptRequestAt(at) => body_len.is_none_or(|n| n > *at),
+        _ => true,
+    };
     let fault = {
         let mut faults = shared.faults.lock().unwrap();
-        faults.iter_mut().find(|f| f.times > 0 && f.method == method && path.contains(&f.path)).map(|f| {
+        let found = faults
+            .iter_mut()
+            .find(|f| f.times > 0 && f.method == method && path.contains(&f.path) && reaches(&f.kind));
+        found.map(|f| {
             f.times -= 1;
             f.kind.clone()
         })
