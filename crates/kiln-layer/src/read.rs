@@ -41,8 +41,9 @@ const READ_CHUNK: usize = 128 * 1024;
 /// Bytes hashed on the reading thread before hashing moves to a thread of its own: below this a thread
 /// costs more than it saves (a spawn is ~30 µs, 4 MiB is ~2 ms of SHA-256).
 const BACKGROUND_HASH_AFTER: u64 = 4 << 20;
-/// Chunks in flight to the hashing thread (each at most one read, ≤ 1 MiB in practice).
-const HASH_QUEUE: usize = 16;
+/// Chunks queued for the hashing thread (each one read, 128–256 KiB in practice). The hasher is the slower
+/// side, so a short queue keeps it busy; a longer one would only hold more memory.
+const HASH_QUEUE: usize = 4;
 /// The aufs metadata prefix (`.wh..wh.plnk`, `.wh..wh.aufs`), skipped like Docker does.
 const AUFS_META_PREFIX: &[u8] = b".wh..wh.";
 
