@@ -14,9 +14,10 @@
 //!
 //! The rules that keep it consistent under `kill -9` and concurrency:
 //! - a blob is written to the operation's tmp dir, its digest (and expected size) verified, fsynced and
-//!   renamed into `blobs/` ([`blob`]); a snapshot is filled in tmp, synced and renamed ([`snapshot`]);
-//! - an image record or cache record is inserted only after its blobs exist, in one database transaction
-//!   ([`image`], [`cache`]);
+//!   renamed into `blobs/` ([`blob`]); a snapshot is filled in tmp, synced and renamed, or, when its layer
+//!   blob is already durable, renamed unsynced under a name only this boot uses ([`snapshot`]);
+//! - an image record or cache record is inserted only after its blobs exist and their names are synced, in
+//!   one database transaction ([`image`], [`cache`]);
 //! - every operation that writes holds a [`Lease`]: whatever it writes or pins is kept by GC while the
 //!   lease's owner lives; leases of killed processes are detected by their free flock ([`lease`]);
 //! - [`Store::prune`] removes what no image, cache record or live lease references ([`gc`]).
