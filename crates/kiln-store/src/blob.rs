@@ -3,7 +3,7 @@
 //! a blob is visible only when complete and correct. Reads go straight to the file.
 //!
 //! The rename itself is made durable lazily: instead of an fsync of `blobs/sha256/` after every blob, the
-//! directory is synced once by [`Store::sync_blob_names`] right before a database transaction that makes a
+//! directory is synced once (`Store::sync_blob_names`) right before a database transaction that makes a
 //! record reference blobs (image, cache record, compressed mapping). A rename lost in a power failure
 //! before that point loses only a blob nothing referenced yet.
 //!
