@@ -271,9 +271,11 @@ impl<'a> Run<'a> {
         let result = self.setup_and_run(cancel, output);
         let unmounted = self.unmount_all();
         let removed_stubs = self.remove_stubs();
+        let forgot = if unmounted.is_ok() { self.forget_volatile() } else { Ok(()) };
         let status = result?;
         unmounted?;
         let removed_stubs = removed_stubs?;
+        forgot?;
         Ok(RunOutcome { status, removed_stubs, created: std::mem::take(&mut self.created) })
     }
 
@@ -798,6 +800,30 @@ impl<'a> Run<'a> {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// A `volatile` overlay leaves `work/incompat/volatile/dirty` in its work directory, and overlayfs
+    /// refuses to mount over that work directory again (it cannot know whether the machine crashed
+    /// meanwhile). The overlay was unmounted cleanly, so the upper directory is whole: the marker goes, and
+    /// the caller may run again over the same upper and work directories.
+    fn forget_volatile(&self) -> Result<(), SandboxError> {
+        let Rootfs::Overlay { work, .. } = &self.spec.rootfs else { return Ok(()) };
+        let marker = work.join("work/incompat/volatile");
+        let dirty = marker.join("dirty");
+        for (path, is_dir) in [(&dirty, false), (&marker, true)] {
+            let cpath = c(path, || path.display().to_string())?;
+            let removed = if is_dir { self.sys.rmdir(&cpath) } else { self.sys.unlink(&cpath) };
+            match removed {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => {
+                    return Err(SandboxError::setup(
+                        format!("remove overlayfs' volatile marker {}", path.display()),
+                        e,
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// BuildKit's `MountStubsCleaner`: placeholders still empty are removed (deepest first) from the upper
