@@ -388,7 +388,9 @@ fn compress_layer(
     let store = lease.store();
     let context = format!("compressing layer {diff_id}");
     let source = store.open_blob(diff_id).map_err(RegistryError::store(&context))?;
-    let writer = lease.blob_writer().map_err(RegistryError::store(&context))?;
+    // The compressor hashes exactly the bytes it writes (all of them reach the writer through the tee):
+    // the store need not hash them again.
+    let writer = lease.prehashed_blob_writer().map_err(RegistryError::store(&context))?;
     let mut tee = crate::pipe::Tee::new(writer, pipe);
     let layer_options =
         kiln_layer::CompressOptions { compression: options.compression, level: options.level, threads: 0 };
