@@ -43,11 +43,12 @@ struct StoreMemo<'a>(&'a Store);
 
 impl ChecksumMemo for StoreMemo<'_> {
     fn get(&self, keys: &[MemoKey]) -> Vec<Option<Digest>> {
-        keys.iter()
-            .map(|k| {
-                let v = self.0.memo_get(k.as_bytes()).ok().flatten()?;
-                Digest::parse(std::str::from_utf8(&v).ok()?).ok()
-            })
+        // One read transaction for all keys: a 5,000-file context is one query batch, not 5,000.
+        let raw: Vec<&[u8]> = keys.iter().map(MemoKey::as_bytes).collect();
+        let values = self.0.memo_get_many(&raw).unwrap_or_else(|_| vec![None; keys.len()]);
+        values
+            .into_iter()
+            .map(|v| v.and_then(|v| Digest::parse(std::str::from_utf8(&v).ok()?).ok()))
             .collect()
     }
 
