@@ -15,9 +15,6 @@ use crate::client::Session;
 use crate::error::{RegistryError, Result};
 use crate::progress::{Progress, TransferEvent};
 
-/// The buffer between the decompressor and the store writer.
-const COPY_BUF: usize = 1 << 20;
-
 /// A blob body that resumes after failures.
 pub(crate) struct ResumingReader<'a> {
     session: &'a Session,
@@ -199,7 +196,7 @@ fn download_once(
         HashingReader { inner: source.take(layer.size + 1), hash: Sha256Writer::new(io::sink()) };
     let mut writer = lease.blob_writer().map_err(RegistryError::store(format!("storing layer {diff_id}")))?;
     let copied = match kiln_layer::decompress(&mut hashing) {
-        Ok((_, mut plain)) => copy_large(&mut plain, &mut writer),
+        Ok((_, mut plain)) => io::copy(&mut plain, &mut writer).map(|_| ()),
         Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
     };
     if let Err(e) = copied {
@@ -225,20 +222,6 @@ fn download_once(
         },
     )?;
     Ok(())
-}
-
-/// Copies `from` to `to` through a 1 MiB buffer: the decompressor fills it in long runs and the store
-/// writer hashes it in large pieces, where `io::copy` would go 8 KiB at a time.
-fn copy_large(from: &mut dyn Read, to: &mut dyn io::Write) -> io::Result<()> {
-    let mut buf = vec![0u8; COPY_BUF];
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => to.write_all(&buf[..n])?,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 /// Reads the rest of the compressed stream (after the decompressor's end) so the digest covers every byte.
