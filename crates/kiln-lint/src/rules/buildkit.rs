@@ -384,7 +384,9 @@ pub(crate) fn is_valid_reference(s: &str) -> bool {
         let domain_comp = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
         let domain = format!(r"(?:{domain_comp}(?:\.{domain_comp})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?");
         let path_comp = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*";
-        let tag = r"[\w][\w.-]{0,127}";
+        // Go's `\w` is ASCII (Rust's is Unicode). The tag's 128-character limit is checked below: as a
+        // `{0,127}` repetition it made this regex take ~40 ms to compile, in every build.
+        let tag = r"[A-Za-z0-9_][A-Za-z0-9_.-]*";
         let digest = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
         Regex::new(&format!(r"^(?:{domain}/)?{path_comp}(?:/{path_comp})*(?::{tag})?(?:@{digest})?$")).ok()
     });
@@ -400,7 +402,12 @@ pub(crate) fn is_valid_reference(s: &str) -> bool {
     if s[path_start..name_end].chars().any(|c| c.is_ascii_uppercase()) {
         return false;
     }
-    re.as_ref().is_some_and(|r| r.is_match(s))
+    let name = s.split_once('@').map_or(s, |(n, _)| n);
+    let tag_len = match (name.rfind(':'), name.rfind('/')) {
+        (Some(colon), slash) if slash.is_none_or(|sl| sl < colon) => name.len() - colon - 1,
+        _ => 0,
+    };
+    tag_len <= 128 && re.as_ref().is_some_and(|r| r.is_match(s))
 }
 
 fn secret_regexes() -> &'static (Option<Regex>, Option<Regex>) {
@@ -745,6 +752,15 @@ mod tests {
         assert!(is_valid_reference("alpine:3.20") && is_valid_reference("gcr.io/distroless/static:nonroot"));
         assert!(is_valid_reference("localhost:5000/x") && is_valid_reference("scratch"));
         assert!(!is_valid_reference("") && !is_valid_reference("Ubuntu") && !is_valid_reference(":1"));
+        let tag = |n: usize| format!("localhost:5000/app:{}", "t".repeat(n));
+        assert!(
+            is_valid_reference(&tag(128)) && !is_valid_reference(&tag(129)),
+            "tags are 1 to 128 characters"
+        );
+        assert!(
+            !is_valid_reference("app:é") && is_valid_reference("app:v1_2.3-rc"),
+            "tag characters are ASCII"
+        );
         assert_eq!(parse_platform("linux/arm64"), Some(("linux".into(), "arm64".into())));
         assert_eq!(parse_platform("x86_64"), Some(("linux".into(), "amd64".into())));
         assert!(is_secret_key("GITHUB_TOKEN") && is_secret_key("password") && !is_secret_key("PUBLIC_KEY"));
