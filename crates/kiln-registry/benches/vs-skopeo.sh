@@ -3,6 +3,10 @@
 # Cold runs: every push starts from a fresh kiln store (nothing compressed yet, no known blobs) into an
 # empty registry; every pull lands in an empty store / OCI directory.
 #   KILN=/path/to/release/kiln RUNS=3 crates/kiln-registry/benches/vs-skopeo.sh
+# On a shared machine, wall times drift with the other load between hyperfine's blocks of runs; with
+# KILN_BASE=/path/to/older/kiln the script then also runs ROUNDS (default 6) rounds of cold pushes
+# interleaved (older kiln, KILN, skopeo in each round) and prints each one's median wall time and mean
+# CPU (user+sys) time.
 # Needs: docker-registry, skopeo, hyperfine, python3.
 set -eu
 KILN=${KILN:-kiln}
@@ -32,6 +36,8 @@ done
 "$KILN" --root "$W/template" build -q -t bench/img:1 "$W/ctx" > /dev/null
 "$KILN" --root "$W/template" save --format oci --compression none -o "$W/img.oci.tar" bench/img:1
 du -sh "$W/img.oci.tar"
+# A store that never pushed (the pull setup below pushes from the template, which then knows the blobs).
+cp -a "$W/template" "$W/cold"
 
 SK="skopeo --insecure-policy --registries-conf /dev/null"
 hyperfine -r "$RUNS" -N --export-markdown "$W/push.md" \
@@ -46,3 +52,29 @@ hyperfine -r "$RUNS" -N --export-markdown "$W/pull.md" \
   -n "kiln pull (into the store, uncompressed)" "$KILN --root $W/b pull -q $REG/bench/img:1" \
   -n "skopeo copy docker:// → oci: (compressed)" "$SK copy -q --src-tls-verify=false docker://$REG/bench/img:1 oci:$W/oci:img"
 cat "$W/push.md" "$W/pull.md"
+
+if [ -n "${KILN_BASE:-}" ]; then
+  for r in $(seq 1 "${ROUNDS:-6}"); do
+    for v in base kiln skopeo; do
+      rm -rf "$W/registry/docker" "$W/a"; cp -a "$W/cold" "$W/a"
+      case $v in
+        base) set -- "$KILN_BASE" --root "$W/a" push -q bench/img:1 "$REG/bench/kiln:1" ;;
+        kiln) set -- "$KILN" --root "$W/a" push -q bench/img:1 "$REG/bench/kiln:1" ;;
+        skopeo) set -- $SK copy -q --dest-tls-verify=false --dest-compress --dest-compress-format gzip \
+          "oci-archive:$W/img.oci.tar" "docker://$REG/bench/skopeo:1" ;;
+      esac
+      /usr/bin/time -a -o "$W/times" -f "$v %e %U %S" "$@" > /dev/null
+    done
+  done
+  python3 - "$W/times" <<'PY'
+import collections, sys
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    name, wall, user, system = line.split()
+    runs[name].append((float(wall), float(user) + float(system)))
+for name, v in runs.items():
+    walls = sorted(w for w, _ in v)
+    print(f"interleaved push {name}: median wall {walls[len(walls) // 2]:.2f} s, "
+          f"mean CPU {sum(c for _, c in v) / len(v):.2f} s, {len(v)} runs")
+PY
+fi
