@@ -350,7 +350,9 @@ fn compress_and_upload(
                 });
                 let streamed = match (&sent, &compressed) {
                     (Ok(next), Ok((digest, _))) => session.finish_upload(&what, next, digest),
-                    _ => sent.map(|_| ()),
+                    (Err(_), _) => sent.map(|_| ()),
+                    // The bytes all went up but the store could not keep them: close nothing.
+                    (Ok(_), Err(_)) => Err(RegistryError::invalid(&what, "the layer was not stored")),
                 };
                 if streamed.is_err() {
                     let _ = session.cancel_upload(&location);
