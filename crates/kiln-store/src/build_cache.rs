@@ -222,7 +222,8 @@ pub fn write_dir(
     let bundle = CacheBundle::new(records, diff_ids, layers)?;
     let (config, manifest) = bundle.encode()?;
     let digest = Digest::sha256_of(&manifest);
-    for (bytes, d) in [(&config, Digest::sha256_of(&config)), (&manifest, digest.clone())] {
+    let config_digest = Digest::sha256_of(&config);
+    for (bytes, d) in [(&config, config_digest.clone()), (&manifest, digest.clone())] {
         write_file(&dir.join(blob_name(&d)), bytes)?;
     }
     write_file(&dir.join(LAYOUT_FILE), LAYOUT_JSON)?;
@@ -237,7 +238,7 @@ pub fn write_dir(
         .layers
         .iter()
         .map(|l| l.digest.hex().to_owned())
-        .chain([Digest::sha256_of(&config).hex().to_owned(), digest.hex().to_owned()])
+        .chain([config_digest.hex().to_owned(), digest.hex().to_owned()])
         .collect();
     let mut removed = 0;
     let listing =

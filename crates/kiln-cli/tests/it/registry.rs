@@ -183,17 +183,33 @@ fn plain_http_is_refused_for_hosts_not_allowed() {
     assert!(err.contains("plain HTTP") && err.contains("--insecure-registry"), "{err}");
 }
 
-#[test]
-fn build_pulls_a_missing_base_and_pushes_the_result() {
-    kiln_test::skip_unless!(kiln_test::is_root(), "builds need root");
-    let Some(registry) = Registry::start(None) else { return };
+/// A registry holding busybox as `<registry>/kiln/busybox:1`, pushed from store `<dir>/a` (which keeps it
+/// as `local/busybox:1`); `None` (with a printed reason) when a tool is missing.
+struct WithBase {
+    registry: Registry,
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    base: String,
+}
+
+fn registry_with_base() -> Option<WithBase> {
+    let registry = Registry::start(None)?;
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, config) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("docker"));
+    let config = dir.path().join("docker");
+    let a = dir.path().join("a");
     if !import_busybox(&a, &config, "local/busybox:1") {
-        return;
+        return None;
     }
     let base = format!("{}/kiln/busybox:1", registry.host());
     ok(kiln(&a, &config).args(["push", "local/busybox:1", &base]));
+    Some(WithBase { registry, dir, config, base })
+}
+
+#[test]
+fn build_pulls_a_missing_base_and_pushes_the_result() {
+    kiln_test::skip_unless!(kiln_test::is_root(), "builds need root");
+    let Some(WithBase { registry, dir, config, base }) = registry_with_base() else { return };
+    let b = dir.path().join("b");
 
     // Store b has no base image: the build pulls it, runs the step and pushes the result.
     let ctx = dir.path().join("ctx");
@@ -252,14 +268,8 @@ fn build_metadata(path: &Path) -> (String, u64, usize) {
 #[test]
 fn a_second_machine_reuses_every_step_from_the_registry_cache() {
     kiln_test::skip_unless!(kiln_test::is_root(), "builds need root");
-    let Some(registry) = Registry::start(None) else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let (a, b, config) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("docker"));
-    if !import_busybox(&a, &config, "local/busybox:1") {
-        return;
-    }
-    let base = format!("{}/kiln/busybox:1", registry.host());
-    ok(kiln(&a, &config).args(["push", "local/busybox:1", &base]));
+    let Some(WithBase { registry, dir, config, base }) = registry_with_base() else { return };
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let ctx = cache_test_context(dir.path(), &base);
     let cache = format!("{}/kiln/cache:main", registry.host());
     let app = format!("{}/kiln/app:1", registry.host());
@@ -369,14 +379,7 @@ fn the_kubernetes_example_builds_as_one_machine_from_the_registry_cache() {
     kiln_test::skip_unless!(kiln_test::is_root(), "builds need root");
     let script = job_script();
     assert!(script.contains("kiln build") && script.contains("--cache-to"), "{script}");
-    let Some(registry) = Registry::start(None) else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let (seed, config) = (dir.path().join("seed"), dir.path().join("docker"));
-    if !import_busybox(&seed, &config, "local/busybox:1") {
-        return;
-    }
-    let base = format!("{}/kiln/busybox:1", registry.host());
-    ok(kiln(&seed, &config).args(["push", "local/busybox:1", &base]));
+    let Some(WithBase { registry, dir, config, base }) = registry_with_base() else { return };
     let ctx = cache_test_context(dir.path(), &base);
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_kiln")).parent().unwrap().to_owned();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
