@@ -7,7 +7,7 @@
 
 use std::io::{self, Read, Write};
 
-use kiln_oci::{Compression, Digest, Sha256Writer};
+use kiln_oci::{Compression, Digest, Sha256Reader, Sha256Writer};
 
 use crate::{LayerError, LayerInfo};
 
@@ -75,7 +75,7 @@ pub fn decompress<'a, R: Read + 'a>(mut reader: R) -> Result<(Compression, Box<d
 /// The DiffID (sha256 of the uncompressed tar) and uncompressed size of a possibly compressed layer.
 pub fn diff_id<R: Read>(reader: R) -> Result<LayerInfo, LayerError> {
     let (_, plain) = decompress(reader)?;
-    let mut hashing = HashingReader::new(plain);
+    let mut hashing = Sha256Reader::new(plain);
     let mut buf = vec![0u8; COPY_BUF];
     loop {
         match hashing.read(&mut buf) {
@@ -85,7 +85,8 @@ pub fn diff_id<R: Read>(reader: R) -> Result<LayerInfo, LayerError> {
             Err(source) => return Err(LayerError::Stream { context: "while hashing it", source }),
         }
     }
-    Ok(hashing.finish())
+    let (_, diff_id, size) = hashing.finish();
+    Ok(LayerInfo { diff_id, size })
 }
 
 /// Compresses a plain tar stream into `out`, returning the digest and size of the bytes written.
@@ -185,32 +186,6 @@ pub(crate) fn read_up_to<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io
         }
     }
     Ok(filled)
-}
-
-/// A reader that hashes (sha256) and counts everything read through it.
-pub(crate) struct HashingReader<R> {
-    inner: R,
-    hash: Sha256Writer<io::Sink>,
-}
-
-impl<R: Read> HashingReader<R> {
-    pub(crate) fn new(inner: R) -> Self {
-        Self { inner, hash: Sha256Writer::new(io::sink()) }
-    }
-
-    pub(crate) fn finish(self) -> LayerInfo {
-        let (_, diff_id, size) = self.hash.finish();
-        LayerInfo { diff_id, size }
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        // Writing to a sink through the hasher cannot fail.
-        self.hash.write_all(&buf[..n])?;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

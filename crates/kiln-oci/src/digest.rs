@@ -142,10 +142,48 @@ impl<W: std::io::Write> std::io::Write for Sha256Writer<W> {
     }
 }
 
+/// A `Read` adapter that hashes everything read through it and counts the bytes (the reading twin of
+/// [`Sha256Writer`]).
+pub struct Sha256Reader<R> {
+    inner: R,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl<R> Sha256Reader<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        Self { inner, hasher: Sha256::new(), len: 0 }
+    }
+
+    /// Returns the inner reader, the digest and the byte count of what was read.
+    pub fn finish(self) -> (R, Digest, u64) {
+        (self.inner, Digest::from_sha256_bytes(self.hasher.finalize().into()), self.len)
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Sha256Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn the_reader_hashes_what_it_reads() {
+        let mut reader = Sha256Reader::new(&b"abc"[..]);
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut out).unwrap();
+        let (_, digest, len) = reader.finish();
+        assert_eq!((digest, len), (Digest::sha256_of(b"abc"), 3));
+    }
 
     #[test]
     fn parses_and_prints_round_trip() {

@@ -19,7 +19,7 @@ mod reference;
 pub use config::{
     ContainerConfig, Empty, Healthcheck, History, ImageConfig, PROVENANCE_PREFIX, Provenance, RootFs,
 };
-pub use digest::{Digest, DigestError, Sha256Writer};
+pub use digest::{Digest, DigestError, Sha256Reader, Sha256Writer};
 pub use location::{ImageLocation, LocationError};
 pub use manifest::{ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Descriptor, ImageIndex, ImageManifest};
 pub use media_type::{Compression, MediaType};

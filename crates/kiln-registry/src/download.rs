@@ -8,7 +8,7 @@
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use kiln_oci::{Compression, Descriptor, Digest, Sha256Writer};
+use kiln_oci::{Compression, Descriptor, Digest, Sha256Reader};
 use kiln_store::{Lease, StoreError};
 
 use crate::client::Session;
@@ -126,20 +126,6 @@ impl Read for ResumingReader<'_> {
     }
 }
 
-/// Hashes and counts what is read through it.
-struct HashingReader<R> {
-    inner: R,
-    hash: Sha256Writer<io::Sink>,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        io::Write::write_all(&mut self.hash, &buf[..n])?;
-        Ok(n)
-    }
-}
-
 /// Downloads layer `layer` (compressed as its media type says) into the store as the uncompressed blob
 /// `diff_id`, retrying damaged downloads. The blob is pinned by `lease`.
 pub(crate) fn download_layer(
@@ -192,8 +178,7 @@ fn download_once(
 ) -> Result<()> {
     let object = format!("blob {} from {}", layer.digest, session.name());
     let source = ResumingReader::new(session, &layer.digest, layer.size, cancel, progress);
-    let mut hashing =
-        HashingReader { inner: source.take(layer.size + 1), hash: Sha256Writer::new(io::sink()) };
+    let mut hashing = Sha256Reader::new(source.take(layer.size + 1));
     let mut writer = lease.blob_writer().map_err(RegistryError::store(format!("storing layer {diff_id}")))?;
     let copied = match kiln_layer::decompress(&mut hashing) {
         Ok((_, mut plain)) => io::copy(&mut plain, &mut writer).map(|_| ()),
@@ -225,15 +210,15 @@ fn download_once(
 }
 
 /// Reads the rest of the compressed stream (after the decompressor's end) so the digest covers every byte.
-fn drain<R: Read>(hashing: &mut HashingReader<R>, object: &str) -> Result<()> {
+fn drain<R: Read>(hashing: &mut Sha256Reader<R>, object: &str) -> Result<()> {
     io::copy(hashing, &mut io::sink()).map(|_| ()).map_err(|e| match e.downcast::<RegistryError>() {
         Ok(registry_error) => registry_error,
         Err(e) => RegistryError::invalid(object, e.to_string()),
     })
 }
 
-fn verify<R>(hashing: HashingReader<R>, layer: &Descriptor, object: &str) -> Result<()> {
-    let (_, digest, size) = hashing.hash.finish();
+fn verify<R>(hashing: Sha256Reader<R>, layer: &Descriptor, object: &str) -> Result<()> {
+    let (_, digest, size) = hashing.finish();
     if size != layer.size {
         return Err(RegistryError::SizeMismatch {
             object: object.to_owned(),

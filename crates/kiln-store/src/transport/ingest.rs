@@ -4,8 +4,7 @@
 
 use std::io::{self, Read, Write};
 
-use kiln_oci::{Descriptor, Digest, ImageConfig, Reference};
-use sha2::Digest as _;
+use kiln_oci::{Descriptor, Digest, ImageConfig, Reference, Sha256Reader};
 
 use crate::Result;
 use crate::error::StoreError;
@@ -84,7 +83,7 @@ pub(crate) fn ingest_layer(
         return Ok(());
     }
     let limit = declared.map_or(u64::MAX, |(_, size)| size.saturating_add(1));
-    let mut hashing = HashingReader { inner: reader.take(limit), hasher: sha2::Sha256::new(), len: 0 };
+    let mut hashing = Sha256Reader::new(reader.take(limit));
     let mut writer = lease.blob_writer()?;
     {
         let (_, mut plain) = kiln_layer::decompress(&mut hashing)
@@ -94,7 +93,7 @@ pub(crate) fn ingest_layer(
     }
     // Whatever follows the compressed stream (padding) still counts toward the blob's digest.
     copy(&mut hashing, &mut io::sink()).map_err(|e| StoreError::io(format!("reading {object}"), e))?;
-    let (digest, size) = (Digest::from_sha256_bytes(hashing.hasher.finalize().into()), hashing.len);
+    let (_, digest, size) = hashing.finish();
     if let Some((want, want_size)) = declared {
         if size != want_size {
             return Err(StoreError::SizeMismatch {
@@ -132,20 +131,5 @@ pub(crate) fn copy(reader: &mut dyn Read, writer: &mut dyn Write) -> io::Result<
         };
         writer.write_all(&buf[..n])?;
         total += n as u64;
-    }
-}
-
-struct HashingReader<R> {
-    inner: R,
-    hasher: sha2::Sha256,
-    len: u64,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
     }
 }
