@@ -93,7 +93,8 @@ pub(crate) fn export_layer(
         return Ok(ExportedLayer { digest, size, compression });
     }
     let source = store.open_blob(diff_id)?;
-    let mut writer = lease.blob_writer()?;
+    // The compressor hashes exactly the bytes it writes: the store need not hash them again.
+    let mut writer = lease.prehashed_blob_writer()?;
     let layer_options =
         kiln_layer::CompressOptions { compression, level: options.level, threads: options.threads };
     let info =
