@@ -11,10 +11,12 @@ use kiln_oci::{Compression, Digest, Sha256Reader, Sha256Writer};
 
 use crate::{LayerError, LayerInfo};
 
-/// kiln's default gzip level. 5, not gzip's 6: with zlib-rs, level 6's longer match chains cost 2.4x the
-/// CPU of level 5 on repetitive text for 1.5% less output, and on a Debian rootfs level 5's output is within
-/// 0.1% of level 6's and still smaller than `buildah push`'s gzip (`bench/layer-export.sh`).
-const GZIP_DEFAULT_LEVEL: i32 = 5;
+/// kiln's default gzip level (libdeflate's levels, see [`crate::gzip`]): the lowest level whose output is
+/// both within 1% of `buildah push`'s gzip on the text-heavy bench tree (184.0 MB against 182.9 MB; level 3:
+/// 184.9 MB) and smaller than buildah's and than kiln's earlier zlib-rs level 5 on a Debian rootfs (126.0 MB
+/// against 130.7 MB and 127.8 MB, at 40% less CPU than the latter). Level 5 saves another 1.8% on Debian
+/// for about 17% more CPU. `bench/layer-export.sh` prints every level's time and size.
+const GZIP_DEFAULT_LEVEL: i32 = 4;
 /// zstd's default level.
 const ZSTD_DEFAULT_LEVEL: i32 = 3;
 /// Copy buffer size for streaming.
@@ -25,7 +27,7 @@ const COPY_BUF: usize = 1 << 20;
 pub struct CompressOptions {
     /// gzip (the default), zstd, or none.
     pub compression: Compression,
-    /// Compression level: gzip 0–9 (default 5), zstd 1–22 or negative fast levels (default 3).
+    /// Compression level: gzip 0–9 (default 4), zstd 1–22 or negative fast levels (default 3).
     pub level: Option<i32>,
     /// Compressor threads; 0 means all cores.
     pub threads: usize,

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 
-use kiln_fs::fsync_dir;
+use kiln_fs::{Writeback, fsync_dir};
 use kiln_oci::{Digest, Sha256Writer};
 use tempfile::NamedTempFile;
 
@@ -98,17 +98,18 @@ pub struct BlobWriter<'a> {
 
 /// Where a [`BlobWriter`]'s bytes go: hashed here, or only counted (the producer hashes them).
 enum Sink {
-    Hashing(Sha256Writer<BufWriter<NamedTempFile>>),
-    Counting { file: BufWriter<NamedTempFile>, len: u64 },
+    Hashing(Sha256Writer<BufWriter<Writeback<NamedTempFile>>>),
+    Counting { file: BufWriter<Writeback<NamedTempFile>>, len: u64 },
 }
 
 impl Lease {
-    fn staging_file(&self) -> Result<BufWriter<NamedTempFile>> {
+    fn staging_file(&self) -> Result<BufWriter<Writeback<NamedTempFile>>> {
         let temp = tempfile::Builder::new()
             .prefix("blob-")
             .tempfile_in(self.tmp_dir())
             .map_err(path_err("creating a staging file in", self.tmp_dir()))?;
-        Ok(BufWriter::with_capacity(1 << 20, temp))
+        // Writeback starts while the blob is written, so the fsync at commit waits for its tail only.
+        Ok(BufWriter::with_capacity(1 << 20, Writeback::new(temp)))
     }
 
     /// Starts writing a blob.
@@ -211,8 +212,10 @@ impl BlobWriter<'_> {
                 actual: digest,
             });
         }
-        let temp =
-            buffered.into_inner().map_err(|e| StoreError::io(format!("writing {object}"), e.into_error()))?;
+        let temp = buffered
+            .into_inner()
+            .map_err(|e| StoreError::io(format!("writing {object}"), e.into_error()))?
+            .into_inner();
         temp.as_file().sync_all().map_err(|e| StoreError::io(format!("syncing {object}"), e))?;
         let store = lease.store();
         let target = store.blob_path(&digest);

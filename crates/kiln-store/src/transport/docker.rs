@@ -138,7 +138,7 @@ pub(crate) fn write_docker_archive(
             out.add_dir(layer.digest.hex())?;
             let name = format!("{}/layer.tar", layer.digest.hex());
             let mut blob = store.open_blob(&layer.digest)?;
-            out.add(&name, &mut blob, layer.size, true)?;
+            out.add_file(&name, &mut blob, layer.size, true)?;
             layer_names.push(name);
         }
         let config_name = format!("{}.json", image.id().hex());

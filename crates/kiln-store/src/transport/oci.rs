@@ -202,7 +202,7 @@ pub(crate) fn write_layout(
         let mut descriptors = Vec::with_capacity(layers.len());
         for layer in &layers {
             let mut blob = store.open_blob(&layer.digest)?;
-            out.add(&blob_name(&layer.digest), &mut blob, layer.size, true)?;
+            out.add_file(&blob_name(&layer.digest), &mut blob, layer.size, true)?;
             descriptors.push(Descriptor::new(
                 MediaType::oci_layer(layer.compression),
                 layer.digest.clone(),

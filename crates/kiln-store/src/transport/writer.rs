@@ -3,6 +3,7 @@
 //! destination only when complete.
 
 use std::collections::HashSet;
+use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -62,55 +63,75 @@ impl ArchiveWriter {
         Ok(())
     }
 
-    /// Adds file `name` with `size` bytes from `reader`. A name already written is skipped when `skip_existing`.
-    pub(crate) fn add(
+    /// Adds file `name` with the next `size` bytes of `source` (a blob), copied inside the kernel where the
+    /// filesystem allows it. A name already written is skipped when `skip_existing`.
+    pub(crate) fn add_file(
         &mut self,
         name: &str,
-        reader: &mut dyn Read,
+        source: &mut File,
         size: u64,
         skip_existing: bool,
     ) -> Result<()> {
         if skip_existing && self.has(name) {
             return Ok(());
         }
+        let short = |object: String, actual: u64| StoreError::SizeMismatch { object, expected: size, actual };
         match self {
             ArchiveWriter::Dir(dir) => {
                 let path = dir.join(name);
-                if let Some(parent) = path.parent() {
-                    fs_err::create_dir_all(parent).map_err(path_err("creating", parent))?;
-                }
-                let mut file = AtomicFile::create(&path)
-                    .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
-                readable(&mut file, &path)?;
-                let copied = crate::transport::ingest::copy(&mut reader.take(size), &mut file)
+                let mut file = create_in(&path)?;
+                let copied = file
+                    .append_from(source, size)
                     .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
                 if copied != size {
-                    return Err(StoreError::SizeMismatch {
-                        object: path.display().to_string(),
-                        expected: size,
-                        actual: copied,
-                    });
+                    return Err(short(path.display().to_string(), copied));
                 }
                 file.commit().map_err(|e| StoreError::io(format!("committing {}", path.display()), e))
             }
             ArchiveWriter::Tar { builder, written, target } => {
-                let mut header = tar::Header::new_ustar();
-                header.set_entry_type(tar::EntryType::Regular);
-                header.set_mode(0o644);
-                header.set_size(size);
-                header.set_mtime(0);
-                builder
-                    .append_data(&mut header, name, reader.take(size))
-                    .map_err(|e| StoreError::io(format!("writing {} into {}", name, target.display()), e))?;
+                let io = |e| StoreError::io(format!("writing {} into {}", name, target.display()), e);
+                let mut header = file_header(size);
+                if header.set_path(name).is_err() {
+                    // A name too long for a ustar header: the tar crate writes the extension records.
+                    builder.append_data(&mut header, name, Read::take(&*source, size)).map_err(io)?;
+                } else {
+                    header.set_cksum();
+                    let out = builder.get_mut();
+                    out.write_all(header.as_bytes()).map_err(io)?;
+                    out.flush().map_err(io)?;
+                    let copied = out.get_mut().append_from(source, size).map_err(io)?;
+                    if copied != size {
+                        return Err(short(format!("{name} in {}", target.display()), copied));
+                    }
+                    let padding = (512 - size % 512) % 512;
+                    out.write_all(&[0u8; 512][..padding as usize]).map_err(io)?;
+                }
                 written.insert(name.to_owned());
                 Ok(())
             }
         }
     }
 
-    /// Adds file `name` with `data`.
+    /// Adds file `name` with `data`. A name already written is skipped when `skip_existing`.
     pub(crate) fn add_bytes(&mut self, name: &str, data: &[u8], skip_existing: bool) -> Result<()> {
-        self.add(name, &mut &data[..], data.len() as u64, skip_existing)
+        if skip_existing && self.has(name) {
+            return Ok(());
+        }
+        match self {
+            ArchiveWriter::Dir(dir) => {
+                let path = dir.join(name);
+                let mut file = create_in(&path)?;
+                file.write_all(data).map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
+                file.commit().map_err(|e| StoreError::io(format!("committing {}", path.display()), e))
+            }
+            ArchiveWriter::Tar { builder, written, target } => {
+                builder
+                    .append_data(&mut file_header(data.len() as u64), name, data)
+                    .map_err(|e| StoreError::io(format!("writing {} into {}", name, target.display()), e))?;
+                written.insert(name.to_owned());
+                Ok(())
+            }
+        }
     }
 
     /// Completes the destination (a tar is flushed, synced and renamed into place).
@@ -128,6 +149,27 @@ impl ArchiveWriter {
             }
         }
     }
+}
+
+/// A regular file's tar header: mode 0644, mtime 0.
+fn file_header(size: u64) -> tar::Header {
+    let mut header = tar::Header::new_ustar();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_mode(0o644);
+    header.set_size(size);
+    header.set_mtime(0);
+    header
+}
+
+/// Starts writing file `path` of a layout directory, creating its parent.
+fn create_in(path: &Path) -> Result<AtomicFile> {
+    if let Some(parent) = path.parent() {
+        fs_err::create_dir_all(parent).map_err(path_err("creating", parent))?;
+    }
+    let mut file =
+        AtomicFile::create(path).map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
+    readable(&mut file, path)?;
+    Ok(file)
 }
 
 /// Archives and layout files are meant to be shared: 0644 rather than the temp file's 0600.

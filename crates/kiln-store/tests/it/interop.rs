@@ -1,6 +1,7 @@
 //! Real clients read what we write and we read what they write: skopeo, umoci and a private dockerd.
 //! Each test skips with a reason when its tool is missing, and fails instead under CI.
 
+use std::io::Read;
 use std::process::Command;
 
 use kiln_oci::ImageLocation;
@@ -76,6 +77,17 @@ fn skopeo_and_umoci_read_our_oci_output() {
         &format!("oci-archive:{}/gzip.tar:v1", out.display()),
         &format!("docker-archive:{}/skopeo-docker.tar:x/y:z", out.display()),
     ]));
+    // kiln's gzip is one member per MiB; the layer has several, so the readers below must read them all.
+    let layer = fs_err::read_dir(out.join("gzip/blobs/sha256"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .max_by_key(|path| fs_err::metadata(path).unwrap().len())
+        .unwrap();
+    let (mut first, mut all) = (Vec::new(), Vec::new());
+    let gz = fs_err::read(&layer).unwrap();
+    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut first).unwrap();
+    flate2::read::MultiGzDecoder::new(&gz[..]).read_to_end(&mut all).unwrap();
+    assert!(first.len() < all.len(), "{}: one gzip member only", layer.display());
     // umoci unpacks it to the same tree (rootless, so owners become ours; modes and content are compared).
     let bundle = out.join("bundle");
     run(Command::new("umoci")
