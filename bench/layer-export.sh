@@ -23,7 +23,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have hyperfine || { echo "hyperfine is needed"; exit 1; }
 [ -x "$KILN" ] || { echo "no kiln at $KILN (cargo build --release -p kiln-cli, or set KILN)"; exit 1; }
 
-# timeit NAME OUTPUT PREPARE COMMAND: prints "NAME: mean ± σ s, SIZE bytes" (SIZE of OUTPUT after the runs).
+# timeit NAME OUTPUT PREPARE COMMAND: prints NAME, the median and mean ± σ seconds, and the size of OUTPUT.
 timeit() {
     local name=$1 output=$2 prepare=$3 command=$4
     hyperfine --runs "$RUNS" --warmup 1 --prepare "$prepare" --export-json "$OUT/t.json" "$command" \
@@ -32,7 +32,7 @@ timeit() {
 import json, os, sys
 r = json.load(open(sys.argv[1]))["results"][0]
 size = os.path.getsize(sys.argv[3]) if os.path.exists(sys.argv[3]) else 0
-print(f"{sys.argv[2]:<34} {r['mean']:7.3f} ± {r['stddev']:.3f} s  {size:>11,} bytes")
+print(f"{sys.argv[2]:<34} median {r['median']:6.3f} s (mean {r['mean']:.3f} ± {r['stddev']:.3f})  {size:>11,} bytes")
 EOF
 }
 

@@ -51,20 +51,22 @@ pub(crate) fn gzip<R: Read, W: Write>(
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let mut write_member = |member: Vec<u8>, out: &mut W| {
-        out.write_all(&member).map_err(|source| LayerError::Output { what: "compressed layer", source })
+    let mut write_member = |member: &[u8], out: &mut W| {
+        out.write_all(member).map_err(|source| LayerError::Output { what: "compressed layer", source })
     };
     if threads == 1 {
         let mut encoder = Encoder::new(level)?;
+        let (mut block, mut member) = (Vec::new(), Vec::new());
         let mut first = true;
         loop {
-            let block = read_block(&mut input)?;
+            read_block(&mut input, &mut block)?;
             // An empty input still makes one (empty) member: a gzip file has at least one.
             if block.is_empty() && !first {
                 break;
             }
             first = false;
-            write_member(encoder.member(&block), &mut out)?;
+            encoder.member(&block, &mut member);
+            write_member(&member, &mut out)?;
         }
     } else {
         parallel(&mut input, &mut out, level, threads, &mut write_member)?;
@@ -72,25 +74,34 @@ pub(crate) fn gzip<R: Read, W: Write>(
     Ok(out)
 }
 
+/// One block's buffers on their way through the workers: the input block, and the member made of it.
+struct Job {
+    index: usize,
+    block: Vec<u8>,
+    member: Vec<u8>,
+}
+
 /// Reads blocks on the caller's thread (the reader need not be `Send`), encodes them on `threads` workers
-/// and hands them back in order. At most `2 * threads` blocks are in flight.
+/// and hands them back in order. At most `2 * threads` blocks are in flight. Buffers go round and are
+/// reused: a fresh 1 MiB allocation per block costs the kernel a zeroed huge page each time.
 fn parallel<R: Read, W: Write>(
     input: &mut R,
     out: &mut W,
     level: u32,
     threads: usize,
-    write_member: &mut impl FnMut(Vec<u8>, &mut W) -> Result<(), LayerError>,
+    write_member: &mut impl FnMut(&[u8], &mut W) -> Result<(), LayerError>,
 ) -> Result<(), LayerError> {
-    let (work_tx, work_rx) = crossbeam_channel::bounded::<(usize, Vec<u8>)>(threads * 2);
-    let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, Vec<u8>)>();
+    let (work_tx, work_rx) = crossbeam_channel::bounded::<Job>(threads * 2);
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<Job>();
     let encoders = (0..threads).map(|_| Encoder::new(level)).collect::<Result<Vec<_>, _>>()?;
     std::thread::scope(|scope| {
         for mut encoder in encoders {
             let work_rx = work_rx.clone();
             let done_tx = done_tx.clone();
             scope.spawn(move || {
-                for (index, block) in work_rx {
-                    if done_tx.send((index, encoder.member(&block))).is_err() {
+                for mut job in work_rx {
+                    encoder.member(&job.block, &mut job.member);
+                    if done_tx.send(job).is_err() {
                         return;
                     }
                 }
@@ -99,16 +110,18 @@ fn parallel<R: Read, W: Write>(
         drop(done_tx);
         drop(work_rx);
 
-        let mut pending: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+        let mut spare: Vec<Job> = Vec::new();
+        let mut pending: BTreeMap<usize, Job> = BTreeMap::new();
         let mut written = 0usize;
-        let mut drain = |blocking: bool, sent: usize| -> Result<(), LayerError> {
+        let mut drain = |blocking: bool, sent: usize, spare: &mut Vec<Job>| -> Result<(), LayerError> {
             loop {
                 let received =
                     if blocking && written < sent { done_rx.recv().ok() } else { done_rx.try_recv().ok() };
-                let Some((index, member)) = received else { return Ok(()) };
-                pending.insert(index, member);
-                while let Some(member) = pending.remove(&written) {
-                    write_member(member, out)?;
+                let Some(job) = received else { return Ok(()) };
+                pending.insert(job.index, job);
+                while let Some(job) = pending.remove(&written) {
+                    write_member(&job.member, out)?;
+                    spare.push(job);
                     written += 1;
                 }
                 if blocking && written == sent {
@@ -119,19 +132,21 @@ fn parallel<R: Read, W: Write>(
 
         let mut sent = 0usize;
         loop {
-            let block = read_block(input)?;
-            if block.is_empty() && sent > 0 {
+            let mut job = spare.pop().unwrap_or(Job { index: 0, block: Vec::new(), member: Vec::new() });
+            read_block(input, &mut job.block)?;
+            if job.block.is_empty() && sent > 0 {
                 break;
             }
+            job.index = sent;
             // A send fails only if every worker is gone, which happens only after a panic.
-            if work_tx.send((sent, block)).is_err() {
+            if work_tx.send(job).is_err() {
                 return Err(workers_stopped());
             }
             sent += 1;
-            drain(false, sent)?;
+            drain(false, sent, &mut spare)?;
         }
         drop(work_tx);
-        drain(true, sent)?;
+        drain(true, sent, &mut spare)?;
         if written < sent {
             return Err(workers_stopped());
         }
@@ -143,14 +158,15 @@ fn workers_stopped() -> LayerError {
     LayerError::Output { what: "compressed layer", source: io::Error::other("gzip workers stopped") }
 }
 
-/// Reads up to one block; an empty result means the input is exhausted.
-fn read_block<R: Read>(input: &mut R) -> Result<Vec<u8>, LayerError> {
-    let mut block = Vec::with_capacity(BLOCK);
+/// Reads up to one block into `block` (replacing its content); empty means the input is exhausted.
+fn read_block<R: Read>(input: &mut R, block: &mut Vec<u8>) -> Result<(), LayerError> {
+    block.clear();
+    block.reserve(BLOCK);
     input
         .take(BLOCK as u64)
-        .read_to_end(&mut block)
+        .read_to_end(block)
         .map_err(|source| LayerError::Stream { context: "to compress it", source })?;
-    Ok(block)
+    Ok(())
 }
 
 /// One worker's compressor: libdeflate's state is reused across blocks (it is large at high levels).
@@ -169,10 +185,11 @@ impl Encoder {
         Ok(Self { compressor: Some(Compressor::new(level)) })
     }
 
-    /// One gzip member holding `block`.
-    fn member(&mut self, block: &[u8]) -> Vec<u8> {
+    /// One gzip member holding `block`, written over `out`.
+    fn member(&mut self, block: &[u8], out: &mut Vec<u8>) {
         let stored_len = stored_len(block.len());
-        let mut out = Vec::with_capacity(HEADER.len() + stored_len + 8);
+        out.clear();
+        out.reserve(HEADER.len() + stored_len + 8);
         out.extend_from_slice(&HEADER);
         let deflated = match &mut self.compressor {
             Some(compressor) if entropy_bits(block) <= STORE_ENTROPY_BITS => {
@@ -193,12 +210,11 @@ impl Encoder {
             _ => false,
         };
         if !deflated {
-            push_stored(block, &mut out);
+            push_stored(block, out);
         }
         out.extend_from_slice(&crc32fast::hash(block).to_le_bytes());
         // ISIZE is the member's input size modulo 2^32 (RFC 1952); a block is far smaller.
         out.extend_from_slice(&(block.len() as u32).to_le_bytes());
-        out
     }
 }
 

@@ -2,6 +2,10 @@
 //! keeps every byte in a store blob and also hands it to a bounded channel, which a [`PipeReader`] on the
 //! upload thread turns back into a byte stream for the request body.
 //!
+//! The reader hands each drained buffer back, and the tee fills a returned buffer rather than allocating:
+//! a fresh 1 MiB allocation per block costs the kernel a zeroed huge page each time (about 10% of a push's
+//! CPU in `perf`).
+//!
 //! Hand-written rather than `std::io::pipe` (an OS pipe): the compressor already writes whole 1 MiB blocks,
 //! which move through the channel without being copied through the kernel in 64 KiB pieces; and the
 //! reader must tell "the compressor finished" (end of body) from "the compressor failed" (abort the
@@ -14,7 +18,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 const DEPTH: usize = 4;
 
 /// One message: some bytes, or the end of the stream.
-pub(crate) enum Piece {
+enum Piece {
     /// Bytes of the stream.
     Bytes(Vec<u8>),
     /// The clean end of the stream.
@@ -22,14 +26,26 @@ pub(crate) enum Piece {
 }
 
 /// A pipe: the writing end goes into a [`Tee`], the reading end is a request body.
-pub(crate) fn pipe() -> (SyncSender<Piece>, PipeReader) {
+pub(crate) fn pipe() -> (PipeWriter, PipeReader) {
     let (tx, rx) = sync_channel(DEPTH);
-    (tx, PipeReader { rx, current: Vec::new(), pos: 0, ended: false })
+    let (spare_tx, spare_rx) = sync_channel(DEPTH + 2);
+    (
+        PipeWriter { tx, spare: spare_rx },
+        PipeReader { rx, spare: spare_tx, current: Vec::new(), pos: 0, ended: false },
+    )
+}
+
+/// The writing end of a [`pipe`].
+pub(crate) struct PipeWriter {
+    tx: SyncSender<Piece>,
+    /// Buffers the reader has drained, to be filled again.
+    spare: Receiver<Vec<u8>>,
 }
 
 /// The reading end of a [`pipe`]. When the writing end goes away without [`Tee::finish`], reads fail.
 pub(crate) struct PipeReader {
     rx: Receiver<Piece>,
+    spare: SyncSender<Vec<u8>>,
     current: Vec<u8>,
     pos: usize,
     ended: bool,
@@ -43,8 +59,12 @@ impl Read for PipeReader {
             }
             match self.rx.recv() {
                 Ok(Piece::Bytes(bytes)) => {
-                    self.current = bytes;
+                    let drained = std::mem::replace(&mut self.current, bytes);
                     self.pos = 0;
+                    // A full return queue or a writer gone: the buffer is simply freed.
+                    if drained.capacity() > 0 {
+                        let _ = self.spare.try_send(drained);
+                    }
                 }
                 Ok(Piece::End) => self.ended = true,
                 Err(_) => {
@@ -63,12 +83,12 @@ impl Read for PipeReader {
 /// away (the upload failed) only stops the copy to the pipe: `keep` still gets every byte.
 pub(crate) struct Tee<W> {
     pub(crate) keep: W,
-    pipe: Option<SyncSender<Piece>>,
+    pipe: Option<PipeWriter>,
 }
 
 impl<W: Write> Tee<W> {
     /// A tee into `keep` and `pipe` (`None`: into `keep` only).
-    pub(crate) fn new(keep: W, pipe: Option<SyncSender<Piece>>) -> Tee<W> {
+    pub(crate) fn new(keep: W, pipe: Option<PipeWriter>) -> Tee<W> {
         Tee { keep, pipe }
     }
 
@@ -76,7 +96,7 @@ impl<W: Write> Tee<W> {
     /// makes the reader fail instead.
     pub(crate) fn finish(self) -> W {
         if let Some(pipe) = &self.pipe {
-            let _ = pipe.send(Piece::End);
+            let _ = pipe.tx.send(Piece::End);
         }
         self.keep
     }
@@ -87,9 +107,13 @@ impl<W: Write> Write for Tee<W> {
         self.keep.write_all(buf)?;
         if let Some(pipe) = &self.pipe
             && !buf.is_empty()
-            && pipe.send(Piece::Bytes(buf.to_vec())).is_err()
         {
-            self.pipe = None;
+            let mut piece = pipe.spare.try_recv().unwrap_or_default();
+            piece.clear();
+            piece.extend_from_slice(buf);
+            if pipe.tx.send(Piece::Bytes(piece)).is_err() {
+                self.pipe = None;
+            }
         }
         Ok(buf.len())
     }
@@ -140,5 +164,20 @@ mod tests {
         tee.write_all(b"still ").unwrap();
         tee.write_all(b"kept").unwrap();
         assert_eq!(tee.finish(), b"still kept");
+    }
+
+    #[test]
+    fn drained_buffers_go_back_to_the_writer() {
+        let (tx, mut reader) = pipe();
+        let mut tee = Tee::new(Vec::new(), Some(tx));
+        tee.write_all(&[1; 1000]).unwrap();
+        tee.write_all(&[2; 10]).unwrap();
+        let mut buf = [0u8; 1010];
+        reader.read_exact(&mut buf).unwrap();
+        // Moving on to the second piece handed the first one's buffer back.
+        let spare = tee.pipe.as_ref().unwrap().spare.try_recv().unwrap();
+        assert!(spare.capacity() >= 1000);
+        assert_eq!(buf[..1000], [1; 1000]);
+        assert_eq!(buf[1000..], [2; 10]);
     }
 }

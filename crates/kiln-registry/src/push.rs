@@ -385,7 +385,7 @@ fn compress_layer(
     lease: &Lease,
     diff_id: &Digest,
     options: &PushOptions,
-    pipe: Option<std::sync::mpsc::SyncSender<crate::pipe::Piece>>,
+    pipe: Option<crate::pipe::PipeWriter>,
 ) -> Result<(Digest, u64)> {
     let store = lease.store();
     let context = format!("compressing layer {diff_id}");
