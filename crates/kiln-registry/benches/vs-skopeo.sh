@@ -2,28 +2,37 @@
 # Push and pull of a ~300 MB, 5-layer image against a local docker-registry on 127.0.0.1: kiln vs skopeo.
 # Cold runs: every push starts from a fresh kiln store (nothing compressed yet, no known blobs) into an
 # empty registry; every pull lands in an empty store / OCI directory.
-#   KILN=/path/to/release/kiln RUNS=3 crates/kiln-registry/benches/vs-skopeo.sh
-# On a shared machine, wall times drift with the other load between hyperfine's blocks of runs; with
-# KILN_BASE=/path/to/older/kiln the script then also runs ROUNDS (default 6) rounds of cold pushes
-# interleaved (older kiln, KILN, skopeo in each round) and prints each one's median wall time and mean
-# CPU (user+sys) time.
-# Needs: docker-registry, skopeo, hyperfine, python3.
+#   KILN=/path/to/release/kiln ROUNDS=8 crates/kiln-registry/benches/vs-skopeo.sh
+# The contenders run interleaved, round after round (kiln push, skopeo push, kiln pull, skopeo pull), so
+# that the load of a shared machine weighs on both alike. Printed per operation: each tool's median wall
+# and CPU (user+sys) time, and the median of the per-round ratios kiln/skopeo. With KILN_BASE=<another
+# kiln> that build joins every round too (to compare two kiln builds).
+# Needs: docker-registry, skopeo, python3, /usr/bin/time.
 set -eu
 KILN=${KILN:-kiln}
-RUNS=${RUNS:-3}
+ROUNDS=${ROUNDS:-8}
 W=$(mktemp -d /var/tmp/kiln-bench-XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-REG=127.0.0.1:$PORT
-cat > "$W/config.yml" <<YML
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Two registries: pushes go to one emptied before every push, pulls read the image from the other.
+registry() { # NAME: starts a registry storing in $W/NAME, prints its address
+  p=$(port)
+  cat > "$W/$1.yml" <<YML
 version: 0.1
 log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $W/registry}, delete: {enabled: true}}
-http: {addr: $REG}
+storage: {filesystem: {rootdirectory: $W/$1}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$p}
 YML
-docker-registry serve "$W/config.yml" > "$W/registry.log" 2>&1 &
-REG_PID=$!
-trap 'kill $REG_PID 2>/dev/null; rm -rf "$W"' EXIT
-until python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT))" 2>/dev/null; do sleep 0.1; done
+  docker-registry serve "$W/$1.yml" > "$W/$1.log" 2>&1 &
+  echo "$! 127.0.0.1:$p"
+}
+set -- $(registry pushes); PUSH_PID=$1; PUSH_REG=$2
+set -- $(registry pulls); PULL_PID=$1; PULL_REG=$2
+trap 'kill $PUSH_PID $PULL_PID 2>/dev/null; rm -rf "$W"' EXIT
+for reg in $PUSH_REG $PULL_REG; do
+  until python3 -c "import socket; socket.create_connection(('127.0.0.1', ${reg#*:}))" 2>/dev/null; do
+    sleep 0.1
+  done
+done
 
 # 5 layers of 60 MB: half random bytes, half base64 text (compresses ~4:3), like binaries plus sources.
 mkdir -p "$W/ctx"
@@ -33,48 +42,52 @@ for i in 1 2 3 4 5; do
   head -c 22500000 /dev/urandom | base64 > "$W/ctx/text$i"
   printf 'COPY bin%s text%s /layer%s/\n' "$i" "$i" "$i" >> "$W/ctx/Dockerfile"
 done
-"$KILN" --root "$W/template" build -q -t bench/img:1 "$W/ctx" > /dev/null
-"$KILN" --root "$W/template" save --format oci --compression none -o "$W/img.oci.tar" bench/img:1
+"$KILN" --root "$W/cold" build -q -t bench/img:1 "$W/ctx" > /dev/null
+"$KILN" --root "$W/cold" save --format oci --compression none -o "$W/img.oci.tar" bench/img:1
 du -sh "$W/img.oci.tar"
-# A store that never pushed (the pull setup below pushes from the template, which then knows the blobs).
-cp -a "$W/template" "$W/cold"
+# The image the pulls fetch, pushed by kiln.
+cp -a "$W/cold" "$W/pusher"
+"$KILN" --root "$W/pusher" push -q bench/img:1 "$PULL_REG/bench/img:1" > /dev/null
 
 SK="skopeo --insecure-policy --registries-conf /dev/null"
-hyperfine -r "$RUNS" -N --export-markdown "$W/push.md" \
-  --prepare "sh -c 'rm -rf $W/registry/docker $W/a; cp -a $W/template $W/a'" \
-  -n "kiln push (gzip)" "$KILN --root $W/a push -q bench/img:1 $REG/bench/kiln:1" \
-  -n "skopeo copy oci-archive → docker:// (gzip)" \
-  "$SK copy -q --dest-tls-verify=false --dest-compress --dest-compress-format gzip oci-archive:$W/img.oci.tar docker://$REG/bench/skopeo:1"
-# Leave one pushed copy for the pulls.
-"$KILN" --root "$W/template" push -q bench/img:1 "$REG/bench/img:1" > /dev/null
-hyperfine -r "$RUNS" -N --export-markdown "$W/pull.md" \
-  --prepare "rm -rf $W/b $W/oci" \
-  -n "kiln pull (into the store, uncompressed)" "$KILN --root $W/b pull -q $REG/bench/img:1" \
-  -n "skopeo copy docker:// → oci: (compressed)" "$SK copy -q --src-tls-verify=false docker://$REG/bench/img:1 oci:$W/oci:img"
-cat "$W/push.md" "$W/pull.md"
-
-if [ -n "${KILN_BASE:-}" ]; then
-  for r in $(seq 1 "${ROUNDS:-6}"); do
-    for v in base kiln skopeo; do
-      rm -rf "$W/registry/docker" "$W/a"; cp -a "$W/cold" "$W/a"
-      case $v in
-        base) set -- "$KILN_BASE" --root "$W/a" push -q bench/img:1 "$REG/bench/kiln:1" ;;
-        kiln) set -- "$KILN" --root "$W/a" push -q bench/img:1 "$REG/bench/kiln:1" ;;
-        skopeo) set -- $SK copy -q --dest-tls-verify=false --dest-compress --dest-compress-format gzip \
-          "oci-archive:$W/img.oci.tar" "docker://$REG/bench/skopeo:1" ;;
-      esac
-      /usr/bin/time -a -o "$W/times" -f "$v %e %U %S" "$@" > /dev/null
-    done
+timed() { # NAME COMMAND...: appends "NAME wall user sys" to $W/times
+  name=$1; shift
+  sync
+  /usr/bin/time -a -o "$W/times" -f "$name %e %U %S" "$@" > /dev/null
+}
+for r in $(seq 1 "$ROUNDS"); do
+  for kiln in kiln ${KILN_BASE:+base}; do
+    bin=$KILN; [ "$kiln" = base ] && bin=$KILN_BASE
+    rm -rf "$W/pushes/docker" "$W/a"; cp -a "$W/cold" "$W/a"
+    timed "push-$kiln" "$bin" --root "$W/a" push -q bench/img:1 "$PUSH_REG/bench/kiln:1"
   done
-  python3 - "$W/times" <<'PY'
-import collections, sys
+  rm -rf "$W/pushes/docker"
+  timed push-skopeo $SK copy -q --dest-tls-verify=false --dest-compress --dest-compress-format gzip \
+    "oci-archive:$W/img.oci.tar" "docker://$PUSH_REG/bench/skopeo:1"
+  for kiln in kiln ${KILN_BASE:+base}; do
+    bin=$KILN; [ "$kiln" = base ] && bin=$KILN_BASE
+    rm -rf "$W/b"
+    timed "pull-$kiln" "$bin" --root "$W/b" pull -q "$PULL_REG/bench/img:1"
+  done
+  rm -rf "$W/oci"
+  timed pull-skopeo $SK copy -q --src-tls-verify=false "docker://$PULL_REG/bench/img:1" "oci:$W/oci:img"
+done
+python3 - "$W/times" <<'PY'
+import collections, statistics, sys
 runs = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     name, wall, user, system = line.split()
     runs[name].append((float(wall), float(user) + float(system)))
-for name, v in runs.items():
-    walls = sorted(w for w, _ in v)
-    print(f"interleaved push {name}: median wall {walls[len(walls) // 2]:.2f} s, "
-          f"mean CPU {sum(c for _, c in v) / len(v):.2f} s, {len(v)} runs")
+for op in ("push", "pull"):
+    sk = runs[f"{op}-skopeo"]
+    for tool in ("kiln", "base", "skopeo"):
+        v = runs.get(f"{op}-{tool}")
+        if not v:
+            continue
+        line = (f"{op} {tool:<6}: median wall {statistics.median(w for w, _ in v):.3f} s, "
+                f"median CPU {statistics.median(c for _, c in v):.3f} s, {len(v)} runs")
+        if tool != "skopeo":
+            ratios = [a[0] / b[0] for a, b in zip(v, sk)]
+            line += f"; {tool}/skopeo wall, median of per-round ratios: {statistics.median(ratios):.3f}x"
+        print(line)
 PY
-fi
