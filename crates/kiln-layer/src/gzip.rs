@@ -1,14 +1,15 @@
 //! Parallel, reproducible gzip for layer blobs: [`gzip`].
 //!
-//! The input is cut into fixed 1 MiB blocks and each block becomes one complete gzip member (RFC 1952
-//! allows a file to be a series of members, and every OCI client reads them as one stream: Go's
-//! `compress/gzip` and `pgzip`, pigz, zlib's `gzread`, Python, and kiln's own reader; eStargz layers rely on
-//! the same property). Members are compressed by libdeflate on all cores and written in order.
+//! The input is cut into fixed 1 MiB blocks, compressed on all cores by libdeflate and written in order.
+//! Each block becomes one or more complete gzip members (RFC 1952 allows a file to be a series of members,
+//! and every OCI client reads them as one stream: Go's `compress/gzip` and `pgzip`, pigz, zlib's `gzread`,
+//! Python, and kiln's own reader; eStargz layers rely on the same property).
 //!
-//! A block whose bytes look random (Shannon entropy of its byte histogram above [`STORE_ENTROPY_BITS`]:
-//! compressed archives, encrypted or random data) is written as stored deflate blocks without running the
-//! compressor, which would spend most of a layer's compression time to gain nothing on such data. A block
-//! that deflate would make bigger is stored too.
+//! Within a block, 16 KiB segments whose bytes look random (Shannon entropy of the byte histogram above
+//! [`STORE_ENTROPY_BITS`]: compressed archives such as jars, wheels and `.gz` files, encrypted or random
+//! data) are written as stored deflate blocks without running the compressor, which would spend much of a
+//! layer's compression time to gain nothing on them. Each run of random segments and each run of the
+//! others is its own member. Data that deflate would make bigger is stored too.
 //!
 //! Every decision depends only on the block's bytes and the level, so the output is a pure function of the
 //! input and the level: identical for any thread count, on any machine. Headers have no name and mtime 0.
@@ -30,7 +31,11 @@ use crate::LayerError;
 /// Size of an independently compressed block.
 const BLOCK: usize = 1 << 20;
 
-/// Byte entropy (bits per byte, at most 8) above which a block is stored rather than deflated. Text and
+/// The unit in which a block is judged random or not: small enough to find the random files between the
+/// text files of a layer, big enough for a steady estimate (random data measures about 7.99 bits per byte).
+const SEGMENT: usize = 16 << 10;
+
+/// Byte entropy (bits per byte, at most 8) above which a segment is stored rather than deflated. Text and
 /// binaries sit well below 7.5; gzip/zstd/xz output and random data are above 7.99.
 const STORE_ENTROPY_BITS: f64 = 7.95;
 
@@ -65,7 +70,7 @@ pub(crate) fn gzip<R: Read, W: Write>(
                 break;
             }
             first = false;
-            encoder.member(&block, &mut member);
+            encoder.block(&block, &mut member);
             write_member(&member, &mut out)?;
         }
     } else {
@@ -100,7 +105,7 @@ fn parallel<R: Read, W: Write>(
             let done_tx = done_tx.clone();
             scope.spawn(move || {
                 for mut job in work_rx {
-                    encoder.member(&job.block, &mut job.member);
+                    encoder.block(&job.block, &mut job.member);
                     if done_tx.send(job).is_err() {
                         return;
                     }
@@ -185,24 +190,49 @@ impl Encoder {
         Ok(Self { compressor: Some(Compressor::new(level)) })
     }
 
-    /// One gzip member holding `block`, written over `out`.
-    fn member(&mut self, block: &[u8], out: &mut Vec<u8>) {
-        let stored_len = stored_len(block.len());
+    /// The members holding `block`, written over `out`. The block is looked at in [`SEGMENT`]s: a run of
+    /// segments that look random becomes a stored member, a run of the others a deflated one, so the random
+    /// files between text files of a layer cost no compression time.
+    fn block(&mut self, block: &[u8], out: &mut Vec<u8>) {
         out.clear();
+        if self.compressor.is_none() || block.len() <= SEGMENT {
+            let random = self.compressor.is_none() || entropy_bits(block) > STORE_ENTROPY_BITS;
+            self.member(block, random, out);
+            return;
+        }
+        let mut run_start = 0;
+        let mut run_random = entropy_bits(&block[..SEGMENT]) > STORE_ENTROPY_BITS;
+        // A short last segment stays with the run before it.
+        for start in (SEGMENT..=block.len() - SEGMENT).step_by(SEGMENT) {
+            let random = entropy_bits(&block[start..start + SEGMENT]) > STORE_ENTROPY_BITS;
+            if random != run_random {
+                self.member(&block[run_start..start], run_random, out);
+                (run_start, run_random) = (start, random);
+            }
+        }
+        self.member(&block[run_start..], run_random, out);
+    }
+
+    /// Appends one gzip member holding `data`: stored when `random`, else deflated unless that would be
+    /// bigger than storing.
+    fn member(&mut self, data: &[u8], random: bool, out: &mut Vec<u8>) {
+        let stored_len = stored_len(data.len());
+        let start = out.len();
         out.reserve(HEADER.len() + stored_len + 8);
         out.extend_from_slice(&HEADER);
+        let body = start + HEADER.len();
         let deflated = match &mut self.compressor {
-            Some(compressor) if entropy_bits(block) <= STORE_ENTROPY_BITS => {
+            Some(compressor) if !random => {
                 // Room for exactly the stored size: libdeflate returns an error when its output would not
-                // fit, and then the block is stored (never bigger than storing).
-                out.resize(HEADER.len() + stored_len, 0);
-                match compressor.deflate_compress(block, &mut out[HEADER.len()..]) {
+                // fit, and then the data is stored (never bigger than storing).
+                out.resize(body + stored_len, 0);
+                match compressor.deflate_compress(data, &mut out[body..]) {
                     Ok(n) if n < stored_len => {
-                        out.truncate(HEADER.len() + n);
+                        out.truncate(body + n);
                         true
                     }
                     _ => {
-                        out.truncate(HEADER.len());
+                        out.truncate(body);
                         false
                     }
                 }
@@ -210,11 +240,11 @@ impl Encoder {
             _ => false,
         };
         if !deflated {
-            push_stored(block, out);
+            push_stored(data, out);
         }
-        out.extend_from_slice(&crc32fast::hash(block).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
         // ISIZE is the member's input size modulo 2^32 (RFC 1952); a block is far smaller.
-        out.extend_from_slice(&(block.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
     }
 }
 
@@ -363,5 +393,23 @@ mod tests {
         // Two values, one of them only in the tail that is not a multiple of four.
         assert!((entropy_bits(b"aaaab") - 0.721_928_094_887_362_3).abs() < 1e-9);
         assert_eq!(entropy_bits(b"zzzzzzz"), 0.0);
+    }
+
+    #[test]
+    fn random_runs_inside_a_block_are_stored_and_the_text_around_them_deflated() {
+        let text: Vec<u8> = b"text between binaries\n".iter().cycle().take(200_000).copied().collect();
+        let mut mixed = text.clone();
+        mixed.extend(random(300_000, 17));
+        mixed.extend_from_slice(&text);
+        let gz = gzip(&mixed[..], Vec::new(), 4, 1).unwrap();
+        assert_eq!(gunzip(&gz), mixed);
+        // The random 300,000 bytes cost at most their size, stored, plus framing; the text almost nothing.
+        assert!(gz.len() < 300_000 + 300_000 / STORED_MAX * 5 + 3 * 5 * 18 + 4_000, "{} bytes", gz.len());
+        // Three runs, three members: the first one ends at the segment boundary next to the end of the text
+        // (a segment holding both text and random bytes goes with the text).
+        let mut first = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut first).unwrap();
+        assert_eq!(first.len() % SEGMENT, 0);
+        assert!(first.len().abs_diff(text.len()) < SEGMENT, "{}", first.len());
     }
 }
