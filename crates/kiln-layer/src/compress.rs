@@ -11,11 +11,11 @@ use kiln_oci::{Compression, Digest, Sha256Reader, Sha256Writer};
 
 use crate::{LayerError, LayerInfo};
 
-/// kiln's default gzip level (libdeflate's levels, see [`crate::gzip`]): the lowest level whose output is
-/// both within 1% of `buildah push`'s gzip on the text-heavy bench tree (184.0 MB against 182.9 MB; level 3:
-/// 184.9 MB) and smaller than buildah's and than kiln's earlier zlib-rs level 5 on a Debian rootfs (126.0 MB
-/// against 130.7 MB and 127.8 MB, at 40% less CPU than the latter). Level 5 saves another 1.8% on Debian
-/// for about 17% more CPU. `bench/layer-export.sh` prints every level's time and size.
+/// kiln's default gzip level (libdeflate's levels, see [`crate::gzip`]). On the generated bench tree its output
+/// is within 0.1% of `buildah push`'s gzip, on a Debian rootfs 3.6% smaller (and smaller than kiln's earlier
+/// zlib-rs level 5, at about 40% less CPU). Level 3 gives 0.5% more bytes for about 7% less time, level 5
+/// 1.8% fewer on Debian for about 12% more. `bench/layer-export.sh` prints every level's time and size
+/// (table in docs/images.md).
 const GZIP_DEFAULT_LEVEL: i32 = 4;
 /// zstd's default level.
 const ZSTD_DEFAULT_LEVEL: i32 = 3;
