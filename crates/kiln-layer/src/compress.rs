@@ -11,12 +11,12 @@ use kiln_oci::{Compression, Digest, Sha256Reader, Sha256Writer};
 
 use crate::{LayerError, LayerInfo};
 
-/// kiln's default gzip level (libdeflate's levels, see [`crate::gzip`]). On the generated bench tree its output
-/// is within 0.1% of `buildah push`'s gzip, on a Debian rootfs 3.6% smaller (and smaller than kiln's earlier
-/// zlib-rs level 5, at about 40% less CPU). Level 3 gives 0.5% more bytes for about 7% less time, level 5
-/// 1.8% fewer on Debian for about 12% more. `bench/layer-export.sh` prints every level's time and size
+/// kiln's default gzip level (libdeflate's levels, see [`crate::gzip`]). On a Debian rootfs its output is
+/// 3.1% smaller than `buildah push`'s gzip (and smaller than kiln's earlier zlib-rs level 5, at about 40% less
+/// CPU); on the text-heavy bench tree it is 0.5% bigger. Level 4 saves another 0.5% for 7 to 15% more time,
+/// level 5 2.3% on Debian for about 20% more. `bench/layer-export.sh` prints every level's time and size
 /// (table in docs/images.md).
-const GZIP_DEFAULT_LEVEL: i32 = 4;
+const GZIP_DEFAULT_LEVEL: i32 = 3;
 /// zstd's default level.
 const ZSTD_DEFAULT_LEVEL: i32 = 3;
 /// Copy buffer size for streaming.
@@ -27,7 +27,7 @@ const COPY_BUF: usize = 1 << 20;
 pub struct CompressOptions {
     /// gzip (the default), zstd, or none.
     pub compression: Compression,
-    /// Compression level: gzip 0–9 (default 4), zstd 1–22 or negative fast levels (default 3).
+    /// Compression level: gzip 0–9 (default 3), zstd 1–22 or negative fast levels (default 3).
     pub level: Option<i32>,
     /// Compressor threads; 0 means all cores.
     pub threads: usize,

@@ -3,10 +3,12 @@
 # Cold runs: every push starts from a fresh kiln store (nothing compressed yet, no known blobs) into an
 # empty registry; every pull lands in an empty store / OCI directory.
 #   KILN=/path/to/release/kiln ROUNDS=8 crates/kiln-registry/benches/vs-skopeo.sh
-# The contenders run interleaved, round after round (kiln push, skopeo push, kiln pull, skopeo pull), so
+# The contenders run interleaved, round after round (pushes, then pulls; who goes first alternates), so
 # that the load of a shared machine weighs on both alike. Printed per operation: each tool's median wall
-# and CPU (user+sys) time, and the median of the per-round ratios kiln/skopeo. With KILN_BASE=<another
-# kiln> that build joins every round too (to compare two kiln builds).
+# and CPU (user+sys) time, and the median of the per-round ratios kiln/skopeo. Pulls are timed twice for
+# skopeo: into an OCI layout (it keeps the compressed blobs and checks one digest) and into a
+# docker-archive (it decompresses and checks the DiffIDs too, the work kiln does to fill its store).
+# With KILN_BASE=<another kiln> that build joins every round too (to compare two kiln builds).
 # Needs: docker-registry, skopeo, python3, /usr/bin/time.
 set -eu
 KILN=${KILN:-kiln}
@@ -55,22 +57,41 @@ timed() { # NAME COMMAND...: appends "NAME wall user sys" to $W/times
   sync
   /usr/bin/time -a -o "$W/times" -f "$name %e %U %S" "$@" > /dev/null
 }
-for r in $(seq 1 "$ROUNDS"); do
+push_kiln() {
   for kiln in kiln ${KILN_BASE:+base}; do
     bin=$KILN; [ "$kiln" = base ] && bin=$KILN_BASE
     rm -rf "$W/pushes/docker" "$W/a"; cp -a "$W/cold" "$W/a"
     timed "push-$kiln" "$bin" --root "$W/a" push -q bench/img:1 "$PUSH_REG/bench/kiln:1"
   done
+}
+push_skopeo() {
   rm -rf "$W/pushes/docker"
   timed push-skopeo $SK copy -q --dest-tls-verify=false --dest-compress --dest-compress-format gzip \
     "oci-archive:$W/img.oci.tar" "docker://$PUSH_REG/bench/skopeo:1"
+}
+pull_kiln() {
   for kiln in kiln ${KILN_BASE:+base}; do
     bin=$KILN; [ "$kiln" = base ] && bin=$KILN_BASE
     rm -rf "$W/b"
     timed "pull-$kiln" "$bin" --root "$W/b" pull -q "$PULL_REG/bench/img:1"
   done
+}
+pull_skopeo() {
   rm -rf "$W/oci"
   timed pull-skopeo $SK copy -q --src-tls-verify=false "docker://$PULL_REG/bench/img:1" "oci:$W/oci:img"
+  # Into a docker-archive skopeo decompresses and checks each DiffID too, as kiln's store does.
+  rm -f "$W/docker.tar"
+  timed pull-skopeo-decompressing $SK copy -q --src-tls-verify=false "docker://$PULL_REG/bench/img:1" \
+    "docker-archive:$W/docker.tar:bench/img:1"
+}
+# The first run after a large delete is slower on some VMs (freed memory comes back to the guest slowly):
+# the order alternates from round to round so that neither tool always goes first.
+for r in $(seq 1 "$ROUNDS"); do
+  if [ $((r % 2)) = 1 ]; then
+    push_kiln; push_skopeo; pull_kiln; pull_skopeo
+  else
+    push_skopeo; push_kiln; pull_skopeo; pull_kiln
+  fi
 done
 python3 - "$W/times" <<'PY'
 import collections, statistics, sys
@@ -79,15 +100,16 @@ for line in open(sys.argv[1]):
     name, wall, user, system = line.split()
     runs[name].append((float(wall), float(user) + float(system)))
 for op in ("push", "pull"):
-    sk = runs[f"{op}-skopeo"]
-    for tool in ("kiln", "base", "skopeo"):
+    for tool in ("kiln", "base", "skopeo", "skopeo-decompressing"):
         v = runs.get(f"{op}-{tool}")
         if not v:
             continue
-        line = (f"{op} {tool:<6}: median wall {statistics.median(w for w, _ in v):.3f} s, "
+        line = (f"{op} {tool}: median wall {statistics.median(w for w, _ in v):.3f} s, "
                 f"median CPU {statistics.median(c for _, c in v):.3f} s, {len(v)} runs")
-        if tool != "skopeo":
-            ratios = [a[0] / b[0] for a, b in zip(v, sk)]
-            line += f"; {tool}/skopeo wall, median of per-round ratios: {statistics.median(ratios):.3f}x"
+        for other in ("skopeo", "skopeo-decompressing"):
+            if tool.startswith("skopeo") or f"{op}-{other}" not in runs:
+                continue
+            ratios = [a[0] / b[0] for a, b in zip(v, runs[f"{op}-{other}"])]
+            line += f"; /{other} (median of per-round ratios) {statistics.median(ratios):.3f}x"
         print(line)
 PY

@@ -35,7 +35,7 @@ use crate::pull::run_parallel;
 pub struct PushOptions {
     /// Layer compression (default gzip, as Docker; zstd; or none).
     pub compression: Compression,
-    /// Compression level (gzip 0–9, default 4; zstd 1–22, default 3).
+    /// Compression level (gzip 0–9, default 3; zstd 1–22, default 3).
     pub level: Option<i32>,
 }
 

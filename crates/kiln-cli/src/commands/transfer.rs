@@ -18,7 +18,7 @@ pub(crate) struct CompressionArgs {
     /// Layer compression: gzip, zstd or none.
     #[arg(long, default_value = "gzip", value_parser = ["gzip", "zstd", "none"])]
     compression: String,
-    /// Compression level (gzip 0-9, default 4; zstd 1-22, default 3).
+    /// Compression level (gzip 0-9, default 3; zstd 1-22, default 3).
     #[arg(long)]
     compression_level: Option<i32>,
 }

@@ -15,7 +15,7 @@ use crate::transport::StagedImage;
 pub struct ExportOptions {
     /// gzip (the default), zstd, or none (plain tars, as `docker save` writes them).
     pub compression: Compression,
-    /// Compression level (gzip 0–9, default 4; zstd 1–22, default 3).
+    /// Compression level (gzip 0–9, default 3; zstd 1–22, default 3).
     pub level: Option<i32>,
     /// Compressor threads; 0 means all cores.
     pub threads: usize,
