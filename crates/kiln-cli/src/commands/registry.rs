@@ -206,20 +206,37 @@ impl BaseImages for RegistryImages {
         platform: &Platform,
         pull: PullPolicy,
     ) -> Result<ResolvedImage, BaseImageError> {
+        // A local image for another platform: the build's platform is pulled, and the local tag stays
+        // on the image the user put there (BuildKit resolves by platform the same way).
+        let mut other_platform = None;
         if pull != PullPolicy::Always {
             match self.local.resolve(reference, platform, pull) {
-                Err(BaseImageError::NotFound { .. }) if pull == PullPolicy::Missing => {}
+                Err(BaseImageError::NotFound { .. }) if pull == PullPolicy::Missing => {
+                    if let Some(record) = kiln_registry::pull::local_image(&self.store, reference, platform) {
+                        return self.local.resolve(
+                            &pinned(reference, &record.manifest_digest),
+                            platform,
+                            pull,
+                        );
+                    }
+                }
+                Err(BaseImageError::WrongPlatform { found, .. }) if pull == PullPolicy::Missing => {
+                    other_platform = Some(found);
+                }
                 found => return found,
             }
-            if let Some(record) = kiln_registry::pull::local_image(&self.store, reference, platform) {
-                return self.local.resolve(&pinned(reference, &record.manifest_digest), platform, pull);
-            }
         }
-        let options = PullOptions { platform: platform.clone(), tag: true };
+        let options = PullOptions { platform: platform.clone(), tag: other_platform.is_none() };
         let pulled = self
             .registry
             .pull(&self.store, reference, &options, &kiln_registry::NoProgress)
-            .map_err(|e| BaseImageError::Pull { reference: reference.to_string(), reason: e.to_string() })?;
+            .map_err(|e| {
+                let reference = match &other_platform {
+                    Some(found) => format!("{reference} for {platform} (the store has it for {found})"),
+                    None => reference.to_string(),
+                };
+                BaseImageError::Pull { reference, reason: e.to_string() }
+            })?;
         self.local.resolve(&pinned(reference, &pulled.record.manifest_digest), platform, PullPolicy::Never)
     }
 }

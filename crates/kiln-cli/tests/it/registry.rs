@@ -232,6 +232,66 @@ fn build_pulls_a_missing_base_and_pushes_the_result() {
     assert!(err.contains("kiln/absent") && err.contains("not found"), "{err}");
 }
 
+/// Rewrites the image of OCI layout `dir` to claim architecture `arch` (new config, manifest and index).
+fn claim_architecture(dir: &Path, arch: &str) {
+    let blob = |digest: &str| dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let put = |data: &[u8]| {
+        let digest = kiln_oci::Digest::sha256_of(data);
+        std::fs::write(blob(&digest.to_string()), data).unwrap();
+        (digest.to_string(), data.len())
+    };
+    let read =
+        |path: &Path| -> serde_json::Value { serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap() };
+    let mut index = read(&dir.join("index.json"));
+    let mut manifest = read(&blob(index["manifests"][0]["digest"].as_str().unwrap()));
+    let mut config = read(&blob(manifest["config"]["digest"].as_str().unwrap()));
+    config["architecture"] = arch.into();
+    let (digest, size) = put(&serde_json::to_vec(&config).unwrap());
+    manifest["config"]["digest"] = digest.into();
+    manifest["config"]["size"] = size.into();
+    let (digest, size) = put(&serde_json::to_vec(&manifest).unwrap());
+    index["manifests"][0]["digest"] = digest.into();
+    index["manifests"][0]["size"] = size.into();
+    if let Some(platform) = index["manifests"][0].get_mut("platform") {
+        platform["architecture"] = arch.into();
+    }
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+#[test]
+fn a_local_base_for_another_platform_is_pulled_for_the_build_and_keeps_its_tag() {
+    kiln_test::skip_unless!(kiln_test::is_root(), "builds need root");
+    let Some(WithBase { registry: _registry, dir, config, base }) = registry_with_base() else { return };
+    // Store b holds an image under the base's name that claims another architecture.
+    let layout = dir.path().join("layout");
+    ok(kiln(&dir.path().join("a"), &config)
+        .args(["copy", "local/busybox:1"])
+        .arg(format!("oci:{}:x", layout.display())));
+    claim_architecture(&layout, "s390x");
+    let b = dir.path().join("b");
+    ok(kiln(&b, &config).arg("copy").arg(format!("oci:{}:x", layout.display())).arg(&base));
+    let (before, _) = ok(kiln(&b, &config).args(["inspect", &base]));
+    assert!(before.contains("s390x"), "{before}");
+
+    // The build pulls the host platform's image from the registry instead of failing on the local one.
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), format!("FROM {base}\nRUN echo ran > /ran\n")).unwrap();
+    ok(kiln(&b, &config).args(["build", "--progress=plain", "-t", "local/app:1"]).arg(&ctx));
+    let (app, _) = ok(kiln(&b, &config).args(["inspect", "local/app:1"]));
+    assert!(!app.contains("s390x"), "{app}");
+    // The local tag still names the image the user put there.
+    let (after, _) = ok(kiln(&b, &config).args(["inspect", &base]));
+    assert_eq!(after, before);
+
+    // With the registry unreachable, the error says which platform was wanted and what the store has.
+    drop(_registry);
+    let err = fails(
+        kiln(&b, &config).args(["build", "--progress=plain", "--no-cache", "-t", "local/app:2"]).arg(&ctx),
+    );
+    assert!(err.contains("the store has it for linux/s390x"), "{err}");
+}
+
 /// A multi-stage build whose every step leaves a trace, for the cache tests.
 fn cache_test_context(dir: &Path, base: &str) -> std::path::PathBuf {
     let ctx = dir.join("ctx");
