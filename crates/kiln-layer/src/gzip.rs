@@ -56,12 +56,12 @@ pub(crate) fn gzip<R: Read, W: Write>(
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let mut write_member = |member: &[u8], out: &mut W| {
-        out.write_all(member).map_err(|source| LayerError::Output { what: "compressed layer", source })
+    let mut write_members = |members: &[u8], out: &mut W| {
+        out.write_all(members).map_err(|source| LayerError::Output { what: "compressed layer", source })
     };
     if threads == 1 {
         let mut encoder = Encoder::new(level)?;
-        let (mut block, mut member) = (Vec::new(), Vec::new());
+        let (mut block, mut members) = (Vec::new(), Vec::new());
         let mut first = true;
         loop {
             read_block(&mut input, &mut block)?;
@@ -70,20 +70,20 @@ pub(crate) fn gzip<R: Read, W: Write>(
                 break;
             }
             first = false;
-            encoder.block(&block, &mut member);
-            write_member(&member, &mut out)?;
+            encoder.block(&block, &mut members);
+            write_members(&members, &mut out)?;
         }
     } else {
-        parallel(&mut input, &mut out, level, threads, &mut write_member)?;
+        parallel(&mut input, &mut out, level, threads, &mut write_members)?;
     }
     Ok(out)
 }
 
-/// One block's buffers on their way through the workers: the input block, and the member made of it.
+/// One block's buffers on their way through the workers: the input block, and the gzip members made of it.
 struct Job {
     index: usize,
     block: Vec<u8>,
-    member: Vec<u8>,
+    members: Vec<u8>,
 }
 
 /// Reads blocks on the caller's thread (the reader need not be `Send`), encodes them on `threads` workers
@@ -94,7 +94,7 @@ fn parallel<R: Read, W: Write>(
     out: &mut W,
     level: u32,
     threads: usize,
-    write_member: &mut impl FnMut(&[u8], &mut W) -> Result<(), LayerError>,
+    write_members: &mut impl FnMut(&[u8], &mut W) -> Result<(), LayerError>,
 ) -> Result<(), LayerError> {
     let (work_tx, work_rx) = crossbeam_channel::bounded::<Job>(threads * 2);
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<Job>();
@@ -105,7 +105,7 @@ fn parallel<R: Read, W: Write>(
             let done_tx = done_tx.clone();
             scope.spawn(move || {
                 for mut job in work_rx {
-                    encoder.block(&job.block, &mut job.member);
+                    encoder.block(&job.block, &mut job.members);
                     if done_tx.send(job).is_err() {
                         return;
                     }
@@ -125,7 +125,7 @@ fn parallel<R: Read, W: Write>(
                 let Some(job) = received else { return Ok(()) };
                 pending.insert(job.index, job);
                 while let Some(job) = pending.remove(&written) {
-                    write_member(&job.member, out)?;
+                    write_members(&job.members, out)?;
                     spare.push(job);
                     written += 1;
                 }
@@ -137,7 +137,7 @@ fn parallel<R: Read, W: Write>(
 
         let mut sent = 0usize;
         loop {
-            let mut job = spare.pop().unwrap_or(Job { index: 0, block: Vec::new(), member: Vec::new() });
+            let mut job = spare.pop().unwrap_or(Job { index: 0, block: Vec::new(), members: Vec::new() });
             read_block(input, &mut job.block)?;
             if job.block.is_empty() && sent > 0 {
                 break;
