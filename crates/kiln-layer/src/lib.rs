@@ -11,13 +11,14 @@
 //! - [`write_tree`] writes a directory (a rootfs, or an overlayfs upper dir) as a reproducible tar, returning
 //!   its DiffID; [`write_tree_compressed`] compresses it on the fly, giving DiffID and blob digest in one pass;
 //! - [`compress`], [`decompress`] and [`diff_id`] handle the gzip/zstd wrapping (detected by magic bytes,
-//!   never by media type).
+//!   never by media type); [`copy_large`] moves a layer stream (a decompressor into a blob) in large pieces.
 //!
 //! The format choices (entry order, PAX use, whiteout spelling) are documented in the `write` module; the
 //! safety model of unpacking in the `apply` module.
 
 mod apply;
 mod compress;
+mod copy;
 mod error;
 mod gzip;
 mod read;
@@ -27,6 +28,7 @@ use std::collections::BTreeMap;
 
 pub use apply::{ApplyOptions, ApplyStats, WhiteoutMode, apply};
 pub use compress::{BlobInfo, CompressOptions, compress, decompress, diff_id};
+pub use copy::copy_large;
 pub use error::LayerError;
 pub use kiln_oci::Compression;
 pub use read::{visit, visit_layer};

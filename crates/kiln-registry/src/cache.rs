@@ -37,11 +37,10 @@ impl Registry {
         let lease = store.lease().map_err(RegistryError::store("starting a cache export"))?;
         let (records, diff_ids) = CacheBundle::plan(entries);
         let (layers, mut blobs) = push_layers(&session, &lease, &diff_ids, options, progress)?;
-        let bundle = CacheBundle::new(records, diff_ids, layers)
-            .map_err(RegistryError::store(format!("assembling the build cache for {}", target.familiar())))?;
-        let (config, manifest) = bundle
-            .encode()
-            .map_err(RegistryError::store(format!("assembling the build cache for {}", target.familiar())))?;
+        let assembling = format!("assembling the build cache for {}", target.familiar());
+        let bundle =
+            CacheBundle::new(records, diff_ids, layers).map_err(RegistryError::store(assembling.as_str()))?;
+        let (config, manifest) = bundle.encode().map_err(RegistryError::store(assembling))?;
         blobs.add(&push_bytes(&session, &config)?);
         let reference = tag.unwrap_or_else(|| Digest::sha256_of(&manifest).to_string());
         let digest = session.put_manifest(&reference, MediaType::OciManifest.as_str(), &manifest)?;

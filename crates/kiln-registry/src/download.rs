@@ -181,7 +181,7 @@ fn download_once(
     let mut hashing = Sha256Reader::new(source.take(layer.size + 1));
     let mut writer = lease.blob_writer().map_err(RegistryError::store(format!("storing layer {diff_id}")))?;
     let copied = match kiln_layer::decompress(&mut hashing) {
-        Ok((_, mut plain)) => copy_large(&mut plain, &mut writer),
+        Ok((_, mut plain)) => kiln_layer::copy_large(&mut plain, &mut writer).map(|_| ()),
         Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
     };
     if let Err(e) = copied {
@@ -207,20 +207,6 @@ fn download_once(
         },
     )?;
     Ok(())
-}
-
-/// Copies in 256 KiB pieces: `io::copy`'s 8 KiB would call the decompressor and both hashes 32 times as
-/// often.
-fn copy_large(reader: &mut dyn Read, writer: &mut dyn io::Write) -> io::Result<()> {
-    let mut buf = vec![0u8; 256 << 10];
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => writer.write_all(&buf[..n])?,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 /// Reads the rest of the compressed stream (after the decompressor's end) so the digest covers every byte.

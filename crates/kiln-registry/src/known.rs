@@ -12,6 +12,8 @@ use kiln_oci::{Digest, MediaType, Platform};
 use kiln_store::Store;
 use serde::{Deserialize, Serialize};
 
+use crate::client::Session;
+
 const BLOB_NAMESPACE: &str = "kiln-registry/blob/v1";
 const INDEX_NAMESPACE: &str = "kiln-registry/index/v1";
 /// How many locations are remembered per layer (newest first).
@@ -30,6 +32,24 @@ pub struct KnownBlob {
     pub size: u64,
     /// Its media type as the manifest gave it.
     pub media_type: MediaType,
+}
+
+impl KnownBlob {
+    /// Blob `digest` (`size` bytes, `media_type`), seen in `session`'s registry and repository.
+    pub(crate) fn in_session(
+        session: &Session,
+        digest: Digest,
+        size: u64,
+        media_type: MediaType,
+    ) -> KnownBlob {
+        KnownBlob {
+            registry: session.endpoint.host.clone(),
+            repository: session.repository.clone(),
+            digest,
+            size,
+            media_type,
+        }
+    }
 }
 
 fn blob_key(diff_id: &Digest) -> Vec<u8> {

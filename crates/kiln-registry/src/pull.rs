@@ -165,17 +165,8 @@ impl Registry {
 /// Remembers that layer `diff_id` was downloaded as blob `layer` from `session`'s repository, so a later
 /// push there (or to a sibling repository) skips or mounts it.
 pub(crate) fn remember_download(store: &Store, session: &Session, layer: &Descriptor, diff_id: &Digest) {
-    remember_blob(
-        store,
-        diff_id,
-        KnownBlob {
-            registry: session.endpoint.host.clone(),
-            repository: session.repository.clone(),
-            digest: layer.digest.clone(),
-            size: layer.size,
-            media_type: layer.media_type.clone(),
-        },
-    );
+    let seen = KnownBlob::in_session(session, layer.digest.clone(), layer.size, layer.media_type.clone());
+    remember_blob(store, diff_id, seen);
 }
 
 /// The stored image `reference` names, for `platform`, without asking any registry: by tag, by manifest

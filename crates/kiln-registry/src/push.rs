@@ -264,13 +264,7 @@ fn push_layer(
         remember_blob(
             store,
             diff_id,
-            KnownBlob {
-                registry: session.endpoint.host.clone(),
-                repository: session.repository.clone(),
-                digest: digest.clone(),
-                size,
-                media_type: media_type.clone(),
-            },
+            KnownBlob::in_session(session, digest.clone(), size, media_type.clone()),
         );
         progress.event(TransferEvent::BlobDone { digest: digest.clone(), outcome });
         Ok((Descriptor::new(media_type.clone(), digest.clone(), size), outcome))

@@ -2,16 +2,13 @@
 //! layer uncompressed after checking the compressed bytes against the source's digest and size and the
 //! uncompressed bytes against the config's DiffID. Nothing unverified becomes visible.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use kiln_oci::{Descriptor, Digest, ImageConfig, Reference, Sha256Reader};
 
 use crate::Result;
 use crate::error::StoreError;
 use crate::lease::Lease;
-
-/// Copy buffer size for layer streams.
-const COPY_BUF: usize = 1 << 20;
 
 /// An image whose blobs are in the store (pinned by the lease that staged it) but that has no image record
 /// yet: [`Lease::commit_staged`] records it, an export can write it out directly.
@@ -88,11 +85,12 @@ pub(crate) fn ingest_layer(
     {
         let (_, mut plain) = kiln_layer::decompress(&mut hashing)
             .map_err(|e| StoreError::invalid(object, format!("reading layer: {e}")))?;
-        copy(&mut plain, &mut writer)
+        kiln_layer::copy_large(&mut plain, &mut writer)
             .map_err(|e| StoreError::invalid(object, format!("reading layer: {e}")))?;
     }
     // Whatever follows the compressed stream (padding) still counts toward the blob's digest.
-    copy(&mut hashing, &mut io::sink()).map_err(|e| StoreError::io(format!("reading {object}"), e))?;
+    kiln_layer::copy_large(&mut hashing, &mut io::sink())
+        .map_err(|e| StoreError::io(format!("reading {object}"), e))?;
     let (_, digest, size) = hashing.finish();
     if let Some((want, want_size)) = declared {
         if size != want_size {
@@ -116,20 +114,4 @@ pub(crate) fn ingest_layer(
         &format!("{object} (uncompressed, against the config's DiffID)"),
     )?;
     Ok(())
-}
-
-/// `io::copy` with a large buffer.
-pub(crate) fn copy(reader: &mut dyn Read, writer: &mut dyn Write) -> io::Result<u64> {
-    let mut buf = vec![0u8; COPY_BUF];
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        writer.write_all(&buf[..n])?;
-        total += n as u64;
-    }
 }

@@ -10,7 +10,7 @@ use kiln_oci::{ContainerConfig, History, ImageConfig, Platform};
 use crate::Result;
 use crate::error::{StoreError, path_err};
 use crate::lease::Lease;
-use crate::transport::ingest::{StagedImage, copy};
+use crate::transport::ingest::StagedImage;
 
 /// Settings of a rootfs import.
 #[derive(Debug, Clone, Default)]
@@ -50,7 +50,8 @@ pub(crate) fn stage_rootfs(lease: &Lease, source: &Path, options: &RootfsImport)
         let file = fs_err::File::open(source).map_err(path_err("opening", source))?;
         let (_, mut plain) = kiln_layer::decompress(file)
             .map_err(|e| StoreError::invalid(&object, format!("reading: {e}")))?;
-        copy(&mut plain, &mut writer).map_err(|e| StoreError::invalid(&object, format!("reading: {e}")))?;
+        kiln_layer::copy_large(&mut plain, &mut writer)
+            .map_err(|e| StoreError::invalid(&object, format!("reading: {e}")))?;
     }
     let (diff_id, _) = writer.commit_named(None, None, &object)?;
     let created = rfc3339(options.source_date_epoch.unwrap_or_else(crate::db::now));
