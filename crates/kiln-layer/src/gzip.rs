@@ -15,9 +15,10 @@
 //! input and the level: identical for any thread count, on any machine. Headers have no name and mtime 0.
 //!
 //! Why libdeflate (the `libdeflater` crate) rather than flate2/zlib-rs: at the same or better ratio it
-//! needs 30 to 40% less CPU on layer data. The tar of a Debian rootfs (332 MB) in 1 MiB blocks on one core:
-//! zlib-rs level 5 (kiln's earlier default) 127.8 MB in 3.5 s, libdeflate level 4 126.4 MB in 2.3 s, level 5
-//! 124.1 MB in 2.5 s. It only compresses whole buffers into final blocks, which is why each block is its
+//! needs 30 to 40% less CPU on layer data. The tar of a Debian rootfs (332 MB) in 1 MiB blocks on one core,
+//! timed by a throwaway program when the switch was made: zlib-rs level 5 (kiln's earlier default) 127.8 MB
+//! in 3.5 s, libdeflate level 4 126.4 MB in 2.3 s, level 5 124.1 MB in 2.5 s. To compare whole exports,
+//! run `bench/layer-export.sh` with a build of `a6cd134` (zlib-rs) and one of this code. It only compresses whole buffers into final blocks, which is why each block is its
 //! own member rather than a sync-flushed piece of one member. Not `gzp`: it always deflates every block
 //! (5–10x slower on the incompressible half of typical layers).
 
