@@ -1,5 +1,7 @@
 //! Layer write throughput: `write_tree` (tar + sha256) of a generated ~300 MB tree (half random, half
-//! compressible text, 3,000 files), plain and compressed on the fly with gzip (all cores) and zstd.
+//! compressible text, 3,000 files), plain and compressed on the fly with gzip (all cores) and zstd. Then
+//! the way back (group `layer_read`): `decompress` of that layer as kiln's gzip wrote it (sized members,
+//! inflated by libdeflate) and as a single-member gzip from another producer (streamed through zlib-rs).
 //!
 //! The tree is generated once into `/tmp/kiln-layer-bench/` (reused by `bench/layer-export.sh` to time
 //! `docker save` / `buildah push` on the same files). Under `cargo test` (no `--bench`) a 3 MB tree is used.
@@ -7,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -91,6 +94,31 @@ fn bench(c: &mut Criterion) {
         let copts = CompressOptions { compression, level: None, threads: 0 };
         group.bench_function(name, |b| {
             b.iter(|| write_tree_compressed(&root, &opts, &copts, std::io::sink()).unwrap());
+        });
+    }
+    group.finish();
+
+    let mut tar = Vec::new();
+    write_tree(&root, &opts, &mut tar).unwrap();
+    let mut ours = Vec::new();
+    let gzip = CompressOptions { compression: Compression::Gzip, level: None, threads: 0 };
+    kiln_layer::compress(&tar[..], &mut ours, &gzip).unwrap();
+    let mut theirs = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    theirs.write_all(&tar).unwrap();
+    let theirs = theirs.finish().unwrap();
+    let mut group = c.benchmark_group("layer_read");
+    group.throughput(Throughput::Bytes(tar.len() as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(if benchmarking { 20 } else { 1 }));
+    for (name, gz) in [("kiln gzip (libdeflate)", &ours), ("other gzip (zlib-rs)", &theirs)] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let (_, mut plain) = kiln_layer::decompress(&gz[..]).unwrap();
+                assert_eq!(
+                    kiln_layer::copy_large(&mut plain, &mut std::io::sink()).unwrap(),
+                    tar.len() as u64
+                );
+            });
         });
     }
     group.finish();

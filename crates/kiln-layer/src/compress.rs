@@ -51,16 +51,16 @@ pub struct BlobInfo {
 /// Sniffs the compression of a layer stream from its magic bytes (gzip `1f 8b`, zstd `28 b5 2f fd`, else a
 /// plain tar) and returns a reader of the uncompressed tar. Media types are never trusted for this.
 ///
-/// Concatenated gzip members and zstd frames are read as one stream. xz and bzip2 are recognized and refused
-/// with a clear error.
+/// Concatenated gzip members and zstd frames are read as one stream ([`crate::gunzip`] for gzip). xz and
+/// bzip2 are recognized and refused with a clear error.
 pub fn decompress<'a, R: Read + 'a>(mut reader: R) -> Result<(Compression, Box<dyn Read + 'a>), LayerError> {
     let mut magic = [0u8; 6];
-    let n = read_up_to(&mut reader, &mut magic)
+    let n = crate::read_full(&mut reader, &mut magic)
         .map_err(|source| LayerError::Stream { context: "at its start", source })?;
     let head = &magic[..n];
     let chained = io::Cursor::new(head.to_vec()).chain(reader);
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok((Compression::Gzip, Box::new(flate2::read::MultiGzDecoder::new(chained))))
+        Ok((Compression::Gzip, Box::new(crate::gunzip::Gunzip::new(chained))))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         let decoder = zstd::stream::read::Decoder::new(chained)
             .map_err(|source| LayerError::Stream { context: "starting zstd decompression", source })?;
@@ -176,20 +176,6 @@ fn read_input<R: Read>(input: &mut R, buf: &mut [u8]) -> Result<usize, LayerErro
     }
 }
 
-/// Reads until `buf` is full or the reader ends; returns how many bytes were read.
-pub(crate) fn read_up_to<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,8 +196,8 @@ mod tests {
         assert_eq!(one, three);
         assert_eq!(a.size, one.len() as u64);
         assert_eq!(a.digest, Digest::sha256_of(&one));
-        // No name, mtime 0.
-        assert_eq!(&one[..8], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0]);
+        // No name, mtime 0, the extra field with the member's size.
+        assert_eq!(&one[..8], &[0x1f, 0x8b, 8, 4, 0, 0, 0, 0]);
         let (kind, mut plain) = decompress(&one[..]).unwrap();
         assert_eq!(kind, Compression::Gzip);
         let mut back = Vec::new();

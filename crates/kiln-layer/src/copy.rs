@@ -1,14 +1,30 @@
-//! Layer stream copies in large pieces: [`copy_large`]. `io::copy` moves 8 KiB at a time between
-//! type-erased readers and writers, so a decompressor, a hasher and a file write are each called 32 times
-//! as often as with 256 KiB. Pulls switched to 256 KiB used 0.97x the CPU in paired runs (compare two
-//! builds with `KILN_BASE=<old> KILN=<new> crates/kiln-registry/benches/vs-skopeo.sh`). 256 KiB rather
-//! than more keeps a piece in the core's cache between the reader that makes it and the writer (and its
-//! hasher) that consumes it.
+//! Layer stream copies in large pieces: [`copy_large`], and [`read_full`] to fill one piece.
+//!
+//! `io::copy` moves 8 KiB at a time between type-erased readers and writers, so a decompressor, a hasher
+//! and a file write are each called 32 times as often as with 256 KiB. Pulls switched to 256 KiB used 0.97x
+//! the CPU in paired runs (compare two builds with `KILN_BASE=<old> KILN=<new>
+//! crates/kiln-registry/benches/vs-skopeo.sh`). 256 KiB rather than more keeps a piece in the core's cache
+//! between the reader that makes it and the writer (and its hasher) that consumes it.
 
 use std::io::{self, Read, Write};
 
 /// Bytes moved per read.
 const PIECE: usize = 256 << 10;
+
+/// Reads until `buf` is full or `reader` ends; returns how many bytes `buf` holds. For consumers that
+/// want whole pieces from readers (decompressors, sockets) that return a few KiB per call.
+pub fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
 
 /// Copies everything `reader` gives into `writer`; returns the number of bytes copied.
 pub fn copy_large(reader: &mut dyn Read, writer: &mut dyn Write) -> io::Result<u64> {

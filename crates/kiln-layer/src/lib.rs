@@ -20,6 +20,7 @@ mod apply;
 mod compress;
 mod copy;
 mod error;
+mod gunzip;
 mod gzip;
 mod read;
 mod write;
@@ -28,7 +29,7 @@ use std::collections::BTreeMap;
 
 pub use apply::{ApplyOptions, ApplyStats, WhiteoutMode, apply};
 pub use compress::{BlobInfo, CompressOptions, compress, decompress, diff_id};
-pub use copy::copy_large;
+pub use copy::{copy_large, read_full};
 pub use error::LayerError;
 pub use kiln_oci::Compression;
 pub use read::{visit, visit_layer};
