@@ -3,6 +3,7 @@
 # Cold runs: every push starts from a fresh kiln store (nothing compressed yet, no known blobs) into an
 # empty registry; every pull lands in an empty store / OCI directory.
 #   KILN=/path/to/release/kiln ROUNDS=8 crates/kiln-registry/benches/vs-skopeo.sh
+# LAYERS=1 puts the same 300 MB in one layer (a pull that cannot spread layers over cores).
 # The contenders run interleaved, round after round (pushes, then pulls; who goes first alternates), so
 # that the load of a shared machine weighs on both alike. Printed per operation: each tool's median wall
 # and CPU (user+sys) time, and the median of the per-round ratios kiln/skopeo. Pulls are timed twice for
@@ -13,6 +14,7 @@
 set -eu
 KILN=${KILN:-kiln}
 ROUNDS=${ROUNDS:-8}
+LAYERS=${LAYERS:-5}
 W=$(mktemp -d /var/tmp/kiln-bench-XXXXXX)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # Two registries: pushes go to one emptied before every push, pulls read the image from the other.
@@ -36,14 +38,16 @@ for reg in $PUSH_REG $PULL_REG; do
   done
 done
 
-# 5 layers of 60 MB: half random bytes, half base64 text (compresses ~4:3), like binaries plus sources.
+# 5 layers of 60 MB (or one of 300 MB): half random bytes, half base64 text (compresses ~4:3), like
+# binaries plus sources.
 mkdir -p "$W/ctx"
 printf 'FROM scratch\n' > "$W/ctx/Dockerfile"
 for i in 1 2 3 4 5; do
   head -c 30000000 /dev/urandom > "$W/ctx/bin$i"
   head -c 22500000 /dev/urandom | base64 > "$W/ctx/text$i"
-  printf 'COPY bin%s text%s /layer%s/\n' "$i" "$i" "$i" >> "$W/ctx/Dockerfile"
+  [ "$LAYERS" = 1 ] || printf 'COPY bin%s text%s /layer%s/\n' "$i" "$i" "$i" >> "$W/ctx/Dockerfile"
 done
+[ "$LAYERS" != 1 ] || printf 'COPY bin* text* /layer/\n' >> "$W/ctx/Dockerfile"
 "$KILN" --root "$W/cold" build -q -t bench/img:1 "$W/ctx" > /dev/null
 "$KILN" --root "$W/cold" save --format oci --compression none -o "$W/img.oci.tar" bench/img:1
 du -sh "$W/img.oci.tar"

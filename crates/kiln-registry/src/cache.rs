@@ -16,7 +16,7 @@ use kiln_store::{Lease, Store};
 
 use crate::Registry;
 use crate::client::{Access, Session};
-use crate::download::{download_layer, download_small};
+use crate::download::{Threads, download_layer, download_small};
 use crate::error::{RegistryError, Result};
 use crate::progress::{NoProgress, Progress};
 use crate::pull::remember_download;
@@ -89,7 +89,15 @@ impl Registry {
             )
         })?;
         let session = self.cache_session(reference)?;
-        download_layer(&session, lease, layer, diff_id, &AtomicBool::new(false), progress)?;
+        download_layer(
+            &session,
+            lease,
+            layer,
+            diff_id,
+            Threads::Pipelined,
+            &AtomicBool::new(false),
+            progress,
+        )?;
         // As after a pull: a later push (of the image, or of the cache again) finds the layer there.
         remember_download(lease.store(), &session, layer, diff_id);
         Ok(())

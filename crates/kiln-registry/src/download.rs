@@ -5,14 +5,15 @@
 //! byte, a truncated stream) fails the digest check, so nothing unverified becomes visible, and is fetched
 //! again up to the retry policy's attempts.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use kiln_oci::{Compression, Descriptor, Digest, Sha256Reader};
-use kiln_store::{Lease, StoreError};
+use kiln_store::{BlobWriter, Lease, StoreError};
 
 use crate::client::Session;
 use crate::error::{RegistryError, Result};
+use crate::pipe::{PipeReader, PipeWriter, pipe, pump};
 use crate::progress::{Progress, TransferEvent};
 
 /// A blob body that resumes after failures.
@@ -133,6 +134,7 @@ pub(crate) fn download_layer(
     lease: &Lease,
     layer: &Descriptor,
     diff_id: &Digest,
+    threads: Threads,
     cancel: &AtomicBool,
     progress: &dyn Progress,
 ) -> Result<()> {
@@ -140,7 +142,7 @@ pub(crate) fn download_layer(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match download_once(session, lease, layer, diff_id, cancel, progress) {
+        match download_once(session, lease, layer, diff_id, threads, cancel, progress) {
             Ok(()) => return Ok(()),
             Err(e) if is_damage(&e) && attempt < retry.attempts && !cancel.load(Ordering::Relaxed) => {
                 progress.event(TransferEvent::Retrying {
@@ -168,34 +170,100 @@ fn is_damage(e: &RegistryError) -> bool {
     matches!(e, RegistryError::DigestMismatch { .. } | RegistryError::SizeMismatch { .. })
 }
 
+/// The download's pieces, and how many are in flight: big enough to make few hand-overs between threads,
+/// small enough to stay in the cache between the thread that fills a piece and the one that reads it.
+const FETCH_PIECE: usize = 256 << 10;
+const FETCH_DEPTH: usize = 8;
+/// The uncompressed pieces: one of kiln's gzip members inflates straight into one, and the store blob's
+/// 1 MiB write buffer passes a piece this big to the file without copying it.
+const PLAIN_PIECE: usize = 1 << 20;
+const PLAIN_DEPTH: usize = 3;
+
+/// How a layer's download uses threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Threads {
+    /// The download with its blob digest, decompression, and the store blob (which hashes the DiffID as it
+    /// writes) each on a thread of their own, joined by [`crate::pipe`]s: for a layer that would otherwise
+    /// leave cores idle (docs/registry.md has the numbers).
+    Pipelined,
+    /// All three on the calling thread: when other layers keep the other cores busy, the hand-overs
+    /// between threads only cost.
+    One,
+}
+
+impl Threads {
+    /// For one of the layers of a pull of `total` bytes: pipelined when the layer holds more than a core's
+    /// share of the bytes, so that it would run alone for much of the pull (a single layer; the big base
+    /// layer of an image with small ones on top), else on one thread.
+    pub(crate) fn for_layer(size: u64, total: u64) -> Threads {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u128;
+        if cores > 1 && u128::from(size) * cores > u128::from(total) {
+            Threads::Pipelined
+        } else {
+            Threads::One
+        }
+    }
+}
+
+/// One attempt at a layer.
 fn download_once(
     session: &Session,
     lease: &Lease,
     layer: &Descriptor,
     diff_id: &Digest,
+    threads: Threads,
     cancel: &AtomicBool,
     progress: &dyn Progress,
 ) -> Result<()> {
     let object = format!("blob {} from {}", layer.digest, session.name());
+    let storing = format!("storing layer {diff_id}");
     let source = ResumingReader::new(session, &layer.digest, layer.size, cancel, progress);
-    let mut hashing = Sha256Reader::new(source.take(layer.size + 1));
-    let mut writer = lease.blob_writer().map_err(RegistryError::store(format!("storing layer {diff_id}")))?;
-    let copied = match kiln_layer::decompress(&mut hashing) {
-        Ok((_, mut plain)) => kiln_layer::copy_large(&mut plain, &mut writer).map(|_| ()),
-        Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+    let writer = lease.blob_writer().map_err(RegistryError::store(&storing))?;
+    let (hashing, undelivered, inflated, stored) = match threads {
+        Threads::Pipelined => pipelined(source, layer.size, writer),
+        Threads::One => {
+            let mut hashing = Sha256Reader::new(source.take(layer.size + 1));
+            let mut writer = writer;
+            let (inflated, stored) = inflate_into(&mut hashing, &mut writer);
+            let network_failed =
+                matches!(&inflated, Err(e) if e.get_ref().is_some_and(|inner| inner.is::<RegistryError>()));
+            // The rest of the stream after the decompressor's end, so that the digest covers every byte.
+            let undelivered = if network_failed || stored.is_err() {
+                None
+            } else {
+                io::copy(&mut hashing, &mut io::sink()).err()
+            };
+            (hashing, undelivered, inflated, stored.map(|()| writer))
+        }
     };
-    if let Err(e) = copied {
-        // Network errors (already retried) and cancellation end here; a broken compressed stream is
-        // judged by the blob digest: damage when it does not match, a bad blob when it does.
-        let e = match e.downcast::<RegistryError>() {
-            Ok(registry_error) => return Err(registry_error),
-            Err(e) => e,
-        };
-        drain(&mut hashing, &object)?;
-        verify(hashing, layer, &object)?;
-        return Err(RegistryError::invalid(object, format!("not a valid layer: {e}")));
+    let network = |e: io::Error| match e.downcast::<RegistryError>() {
+        Ok(registry_error) => registry_error,
+        Err(e) => RegistryError::invalid(&object, e.to_string()),
+    };
+    let writer = match (inflated, stored) {
+        (Ok(()), Ok(writer)) => writer,
+        // The store failed (the decompressor then only saw its pipe close).
+        (Ok(()), Err(e)) => return Err(store_failed(storing, e)),
+        (Err(e), Err(store_error)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            return Err(store_failed(storing, store_error));
+        }
+        (Err(e), _) => {
+            // Network errors (already retried) and cancellation end here; a broken compressed stream is
+            // judged by the blob digest: damage when it does not match, a bad blob when it does.
+            let e = match e.downcast::<RegistryError>() {
+                Ok(registry_error) => return Err(registry_error),
+                Err(e) => e,
+            };
+            if let Some(e) = undelivered {
+                return Err(network(e));
+            }
+            verify(hashing, layer, &object)?;
+            return Err(RegistryError::invalid(object, format!("not a valid layer: {e}")));
+        }
+    };
+    if let Some(e) = undelivered {
+        return Err(network(e));
     }
-    drain(&mut hashing, &object)?;
     verify(hashing, layer, &object)?;
     writer.commit_named(Some(diff_id), None, &format!("layer {diff_id} (uncompressed {object})")).map_err(
         |e| match e {
@@ -203,18 +271,80 @@ fn download_once(
                 object,
                 format!("its uncompressed digest is {actual}, but the image config names DiffID {expected}"),
             ),
-            e => RegistryError::Store { context: format!("storing layer {diff_id}"), source: e },
+            e => RegistryError::Store { context: storing, source: e },
         },
     )?;
     Ok(())
 }
 
-/// Reads the rest of the compressed stream (after the decompressor's end) so the digest covers every byte.
-fn drain<R: Read>(hashing: &mut Sha256Reader<R>, object: &str) -> Result<()> {
-    io::copy(hashing, &mut io::sink()).map(|_| ()).map_err(|e| match e.downcast::<RegistryError>() {
-        Ok(registry_error) => registry_error,
-        Err(e) => RegistryError::invalid(object, e.to_string()),
+/// What a download attempt left: the hashing reader of the compressed stream, a read error that the
+/// decompressor did not see, and the results of decompressing and of writing the store blob.
+type Outcome<'a, W> =
+    (Sha256Reader<io::Take<ResumingReader<'a>>>, Option<io::Error>, io::Result<()>, io::Result<W>);
+
+/// Runs the download, the decompressor (on this thread) and the store blob on three threads.
+fn pipelined<'a, 'l>(
+    source: ResumingReader<'a>,
+    size: u64,
+    writer: BlobWriter<'l>,
+) -> Outcome<'a, BlobWriter<'l>> {
+    let (fetch_tx, fetched) = pipe(FETCH_DEPTH);
+    let (plain_tx, mut plain) = pipe(PLAIN_DEPTH);
+    std::thread::scope(|scope| {
+        let fetch = scope.spawn(move || {
+            let mut hashing = Sha256Reader::new(source.take(size + 1));
+            let undelivered = pump(&mut hashing, fetch_tx, FETCH_PIECE);
+            (hashing, undelivered)
+        });
+        let store = scope.spawn(move || {
+            let mut writer = writer;
+            plain.write_to(&mut writer).map(|_| writer)
+        });
+        let inflated = inflate(fetched, plain_tx);
+        // The threads only run code that returns its errors; a panic there is a bug to surface as such.
+        let stored = store.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let (hashing, undelivered) = fetch.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (hashing, undelivered, inflated, stored)
     })
+}
+
+/// Decompresses `compressed` into `writer` in [`PLAIN_PIECE`]s: the results of the decompression and of
+/// the writes.
+fn inflate_into(compressed: impl Read, writer: &mut impl Write) -> (io::Result<()>, io::Result<()>) {
+    let mut layer = match kiln_layer::decompress(compressed) {
+        Ok((_, layer)) => layer,
+        Err(e) => return (Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())), Ok(())),
+    };
+    let mut piece = vec![0u8; PLAIN_PIECE];
+    loop {
+        match kiln_layer::read_full(&mut layer, &mut piece) {
+            Ok(0) => return (Ok(()), Ok(())),
+            Ok(n) => {
+                if let Err(e) = writer.write_all(&piece[..n]) {
+                    return (Ok(()), Err(e));
+                }
+            }
+            Err(e) => return (Err(e), Ok(())),
+        }
+    }
+}
+
+fn store_failed(context: String, source: io::Error) -> RegistryError {
+    RegistryError::Store {
+        context,
+        source: StoreError::Io { context: "writing the blob".to_owned(), source },
+    }
+}
+
+/// Decompresses the layer read from `fetched` into `plain`, ending it cleanly only when the whole layer
+/// went through. Dropping `fetched` on the way out lets the download thread finish reading (and hashing)
+/// whatever the decompressor did not need.
+fn inflate(fetched: PipeReader, plain: PipeWriter) -> io::Result<()> {
+    let (_, mut layer) = kiln_layer::decompress(fetched)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    while plain.send_read(&mut layer, PLAIN_PIECE)? {}
+    plain.finish();
+    Ok(())
 }
 
 fn verify<R>(hashing: Sha256Reader<R>, layer: &Descriptor, object: &str) -> Result<()> {
@@ -305,4 +435,24 @@ pub(crate) fn layer_compression(layer: &Descriptor, object: &str) -> Result<Comp
             format!("layer {} has media type {}, which is not a layer", layer.digest, layer.media_type),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layer_holding_most_of_a_pull_is_pipelined() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cores < 2 {
+            // One core: threads would only take turns.
+            assert_eq!(Threads::for_layer(100, 100), Threads::One);
+            return;
+        }
+        // A single layer; a big base under small layers; one of many equal layers.
+        assert_eq!(Threads::for_layer(100, 100), Threads::Pipelined);
+        assert_eq!(Threads::for_layer(80, 100), Threads::Pipelined);
+        assert_eq!(Threads::for_layer(1, 1000), Threads::One);
+        assert_eq!(Threads::for_layer(0, 0), Threads::One);
+    }
 }

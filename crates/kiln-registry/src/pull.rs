@@ -21,7 +21,7 @@ use kiln_store::{ImageRecord, Lease, Store};
 
 use crate::Registry;
 use crate::client::{FetchedManifest, Session};
-use crate::download::{download_layer, download_small, layer_compression};
+use crate::download::{Threads, download_layer, download_small, layer_compression};
 use crate::error::{RegistryError, Result};
 use crate::known::{KnownBlob, indexed_manifest, remember_blob, remember_index};
 use crate::progress::{BlobOutcome, Progress, TransferEvent};
@@ -315,7 +315,15 @@ fn pull_image(
     let bytes: u64 = jobs.iter().map(|(l, _)| l.size).sum();
     run_parallel(jobs, resolved_workers(session, downloaded), &cancel, |(layer, diff_id)| {
         progress.event(TransferEvent::BlobStarted { digest: layer.digest.clone(), size: layer.size });
-        download_layer(session, lease, layer, diff_id, &cancel, progress)?;
+        download_layer(
+            session,
+            lease,
+            layer,
+            diff_id,
+            Threads::for_layer(layer.size, bytes),
+            &cancel,
+            progress,
+        )?;
         progress.event(TransferEvent::BlobDone {
             digest: layer.digest.clone(),
             outcome: BlobOutcome::Downloaded,

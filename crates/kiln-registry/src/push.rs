@@ -330,7 +330,7 @@ fn compress_and_upload(
     let (streamed, compressed) = match session.start_upload(&what) {
         Err(e) => (Err(e), compress_layer(lease, diff_id, options, None)),
         Ok(location) => {
-            let (tx, mut body) = crate::pipe::pipe();
+            let (tx, mut body) = crate::pipe::pipe(4);
             std::thread::scope(|scope| {
                 let sender = scope.spawn(|| {
                     let sent = session.upload_stream(&what, &location, &mut body);
