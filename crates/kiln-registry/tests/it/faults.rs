@@ -8,7 +8,7 @@ use kiln_registry::{
 };
 use kiln_store::Store;
 
-use crate::fixture::{TestRegistry, client, generated_image, have_registry, image, store};
+use crate::fixture::{TestRegistry, client, generated_image, have_registry, image, layered_image, store};
 use crate::proxy::{FaultKind, Proxy};
 
 fn loc(s: &str) -> ImageLocation {
@@ -158,6 +158,47 @@ fn persistent_damage_fails_clearly_and_leaves_nothing_in_the_store() {
     // Once the network heals, the same store pulls fine.
     s.proxy.clear_faults();
     s.reg.pull(&b, &s.target, &PullOptions::default(), &NoProgress).unwrap();
+}
+
+/// The tests above pull one layer, which kiln spreads over three threads. Here four equal layers share the
+/// cores, each downloaded, inflated and stored on one thread: the same faults, the same outcomes.
+#[test]
+fn layers_sharing_the_cores_survive_drops_and_damage_and_fail_cleanly() {
+    if !have_registry() {
+        return;
+    }
+    let registry = TestRegistry::start();
+    let proxy = Proxy::start(registry.port);
+    let (dir, a) = store();
+    layered_image(&a, "local/layers:1", 31, 4, 400_000);
+    let reg = client(dir.path());
+    let target = crate::fixture::reference(&proxy.host(), "kiln/layers:v1");
+    reg.push(&a, &loc("local/layers:1"), &target, &PushOptions::default(), &NoProgress).unwrap();
+    let diff_ids = image(&a, "local/layers:1").diff_ids().to_vec();
+    let blob = |i: usize| kiln_registry::known::known_blobs(&a, &diff_ids[i])[0].digest.clone();
+    let (dropped, flipped) = (blob(1), blob(2));
+    proxy.clear_log();
+    proxy.fault("GET", &format!("/blobs/{dropped}"), FaultKind::DropResponseAfter(100_000), 1);
+    proxy.fault("GET", &format!("/blobs/{flipped}"), FaultKind::CorruptResponseAt(150_000), 1);
+    let (_d, b) = store();
+    let progress = CollectProgress::default();
+    let pulled = reg.pull(&b, &target, &PullOptions::default(), &progress).unwrap();
+    assert_eq!(pulled.layers_downloaded, 4);
+    let errors = retry_errors(&progress);
+    assert!(errors.iter().any(|e| e.contains("digest mismatch")), "{errors:?}");
+    assert!(retries(&progress) >= 2, "{:?}", progress.events());
+    b.load(&pulled.record).unwrap();
+
+    // Damage that stays: the pull fails naming the layer, and the store keeps nothing of it.
+    proxy.clear_faults();
+    proxy.fault("GET", &format!("/blobs/{flipped}"), FaultKind::CorruptResponseAt(150_000), 100);
+    let (_d, c) = store();
+    let before = blob_count(&c);
+    let err = reg.pull(&c, &target, &PullOptions::default(), &NoProgress).unwrap_err();
+    assert!(matches!(err, RegistryError::Exhausted { .. }), "{err:?}");
+    assert!(err.to_string().contains(&flipped.to_string()), "{err}");
+    assert!(c.images().unwrap().is_empty());
+    assert_eq!(blob_count(&c), before, "no blob of the failed pull stays");
 }
 
 #[test]

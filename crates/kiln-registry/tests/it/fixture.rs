@@ -312,6 +312,35 @@ pub(crate) fn generated_image_for(
     transport::import_rootfs(store, rootfs.path(), &[Reference::parse(name).unwrap()], &options).unwrap()
 }
 
+/// An image of `layers` layers of equal size (one generated file of `size` bytes each), so that a pull
+/// spreads the layers over the cores rather than a single layer over threads.
+pub(crate) fn layered_image(store: &Store, name: &str, seed: u64, layers: usize, size: usize) -> ImageRecord {
+    let lease = store.lease().unwrap();
+    let mut config = kiln_oci::ImageConfig::for_platform(&kiln_oci::Platform::host());
+    for layer in 0..layers {
+        let rootfs = tempfile::tempdir().unwrap();
+        let mut state = (seed + layer as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let data: Vec<u8> = (0..size)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                // Random and repeated bytes in turn, 4 KiB each: gzip has something to do.
+                if i / 4096 % 2 == 0 { state as u8 } else { b'k' }
+            })
+            .collect();
+        std::fs::write(rootfs.path().join(format!("layer{layer}")), data).unwrap();
+        let options =
+            kiln_layer::WriteOptions { source_date_epoch: Some(1_700_000_000), ..Default::default() };
+        let mut writer = lease.blob_writer().unwrap();
+        let info = kiln_layer::write_tree(rootfs.path(), &options, &mut writer).unwrap();
+        writer.commit_named(Some(&info.diff_id), None, "generated layer").unwrap();
+        config.rootfs.diff_ids.push(info.diff_id);
+    }
+    let config = serde_json::to_vec(&config).unwrap();
+    lease.commit_image(&config, &[Reference::parse(name).unwrap()], None).unwrap()
+}
+
 /// The image a store holds under `name`.
 pub(crate) fn image(store: &Store, name: &str) -> kiln_store::Image {
     store.image(&ImageLocation::parse(name).unwrap()).unwrap()
