@@ -3,7 +3,8 @@
 # Cold runs: every push starts from a fresh kiln store (nothing compressed yet, no known blobs) into an
 # empty registry; every pull lands in an empty store / OCI directory.
 #   KILN=/path/to/release/kiln ROUNDS=8 crates/kiln-registry/benches/vs-skopeo.sh
-# LAYERS=1 puts the same 300 MB in one layer (a pull that cannot spread layers over cores).
+# LAYERS=1 puts the same 300 MB in one layer (a pull that cannot spread layers over cores). ROOTFS=DIR
+# uses a root filesystem instead (one layer, e.g. a debootstrap tree from ../shared/bench/make-bases.sh).
 # The contenders run interleaved, round after round (pushes, then pulls; who goes first alternates), so
 # that the load of a shared machine weighs on both alike. Printed per operation: each tool's median wall
 # and CPU (user+sys) time, and the median of the per-round ratios kiln/skopeo. Pulls are timed twice for
@@ -38,17 +39,21 @@ for reg in $PUSH_REG $PULL_REG; do
   done
 done
 
-# 5 layers of 60 MB (or one of 300 MB): half random bytes, half base64 text (compresses ~4:3), like
-# binaries plus sources.
-mkdir -p "$W/ctx"
-printf 'FROM scratch\n' > "$W/ctx/Dockerfile"
-for i in 1 2 3 4 5; do
-  head -c 30000000 /dev/urandom > "$W/ctx/bin$i"
-  head -c 22500000 /dev/urandom | base64 > "$W/ctx/text$i"
-  [ "$LAYERS" = 1 ] || printf 'COPY bin%s text%s /layer%s/\n' "$i" "$i" "$i" >> "$W/ctx/Dockerfile"
-done
-[ "$LAYERS" != 1 ] || printf 'COPY bin* text* /layer/\n' >> "$W/ctx/Dockerfile"
-"$KILN" --root "$W/cold" build -q -t bench/img:1 "$W/ctx" > /dev/null
+if [ -n "${ROOTFS:-}" ]; then
+  "$KILN" --root "$W/cold" import "$ROOTFS" bench/img:1 > /dev/null
+else
+  # 5 layers of 60 MB (or one of 300 MB): half random bytes, half base64 text (compresses ~4:3), like
+  # binaries plus sources.
+  mkdir -p "$W/ctx"
+  printf 'FROM scratch\n' > "$W/ctx/Dockerfile"
+  for i in 1 2 3 4 5; do
+    head -c 30000000 /dev/urandom > "$W/ctx/bin$i"
+    head -c 22500000 /dev/urandom | base64 > "$W/ctx/text$i"
+    [ "$LAYERS" = 1 ] || printf 'COPY bin%s text%s /layer%s/\n' "$i" "$i" "$i" >> "$W/ctx/Dockerfile"
+  done
+  [ "$LAYERS" != 1 ] || printf 'COPY bin* text* /layer/\n' >> "$W/ctx/Dockerfile"
+  "$KILN" --root "$W/cold" build -q -t bench/img:1 "$W/ctx" > /dev/null
+fi
 "$KILN" --root "$W/cold" save --format oci --compression none -o "$W/img.oci.tar" bench/img:1
 du -sh "$W/img.oci.tar"
 # The image the pulls fetch, pushed by kiln.
