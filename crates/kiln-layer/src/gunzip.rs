@@ -3,10 +3,12 @@
 //! Members that kiln wrote ([`crate::gzip`]) carry their total size in the header. Such a member is read
 //! whole (at most [`MAX_MEMBER`] bytes) and inflated by libdeflate in one call, which is faster than
 //! streaming it through zlib-rs: `cargo bench -p kiln-layer --bench layer_write -- layer_read` compares
-//! the two on the bench tree's layer (141 ms as kiln's gzip, 225 ms as another producer's). From the first member that does not look exactly like one of
-//! kiln's on (any other producer's gzip, or a member that fails to inflate), the rest of the stream, from
-//! that member's first byte, goes through flate2/zlib-rs's streaming multi-member decoder. So every stream
-//! decodes to the same bytes, and fails with the same errors, as it would with zlib-rs alone.
+//! the two on the bench tree's layer (141 ms as kiln's gzip, 225 ms as another producer's).
+//!
+//! From the first member that does not look exactly like one of kiln's on (any other producer's gzip, or a
+//! member that fails to inflate), the rest of the stream, from that member's first byte, goes through
+//! flate2/zlib-rs's streaming multi-member decoder. So every stream decodes to the same bytes, and fails
+//! with the same errors, as it would with zlib-rs alone.
 //!
 //! libdeflate is called through `libdeflate-sys` here rather than the safe `libdeflater` wrapper: only
 //! `libdeflate_gzip_decompress_ex` reports how many input bytes the member used. A member must end exactly
