@@ -115,10 +115,11 @@ pub(crate) fn pull(args: PullArgs, global: &Global) -> anyhow::Result<Outcome> {
     let pulled =
         args.registry.registry().pull(&store, &reference, &options, &Stderr { quiet: args.quiet })?;
     if !args.quiet {
+        let layers = |n: usize| if n == 1 { "1 layer".to_owned() } else { format!("{n} layers") };
         status(&format!(
-            "{}: {} layers downloaded ({}), {} already present",
+            "{}: {} downloaded ({}), {} already present",
             reference.familiar(),
-            pulled.layers_downloaded,
+            layers(pulled.layers_downloaded),
             human_size(pulled.bytes_downloaded),
             pulled.layers_present
         ));
