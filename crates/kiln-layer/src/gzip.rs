@@ -49,7 +49,7 @@ const STORED_MAX: usize = 65_535;
 
 /// The extra subfield (RFC 1952 2.3.1.1) that holds a member's total size, header and trailer included, as
 /// a 4-byte little-endian number: `KS` for "kiln size".
-pub(crate) const SIZE_SUBFIELD: [u8; 2] = *b"KS";
+const SIZE_SUBFIELD: [u8; 2] = *b"KS";
 
 /// gzip member header: magic, deflate, FEXTRA, mtime 0, no extra flags, OS "unknown", then the extra field
 /// (8 bytes) holding the [`SIZE_SUBFIELD`] (4 bytes of data), whose value [`Encoder::member`] fills in.

@@ -101,22 +101,6 @@ fn reader_gone() -> io::Error {
     io::Error::new(io::ErrorKind::BrokenPipe, "the pipe's reader stopped")
 }
 
-impl Write for PipeWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let mut piece = self.buffer();
-        piece.clear();
-        piece.extend_from_slice(buf);
-        if self.send(Piece::Bytes(piece)) { Ok(buf.len()) } else { Err(reader_gone()) }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Reads all of `reader` into `pipe` in pieces of `size` bytes and ends it. A read error goes to the pipe's
 /// reader as it is. When the reader goes away first, the rest of `reader` is still read (and thrown away),
 /// so that a hashing reader covers every byte. Returns the error the pipe's reader did not get: one from
