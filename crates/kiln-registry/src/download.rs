@@ -1,9 +1,10 @@
 //! Downloading one blob into the store: [`ResumingReader`] turns a blob `GET` into a reader that survives
 //! dropped connections and stalls (it re-requests from the byte it got to with `Range`, or skips ahead
 //! when the registry ignores ranges), and [`download_layer`] streams a compressed layer through the blob
-//! digest check and the decompressor into a store blob named by its DiffID. A damaged download (a flipped
-//! byte, a truncated stream) fails the digest check, so nothing unverified becomes visible, and is fetched
-//! again up to the retry policy's attempts.
+//! digest check and the decompressor into a store blob named by its DiffID, on one thread or, for a layer
+//! that holds most of a pull, on three ([`Threads`]). A damaged download (a flipped byte, a truncated
+//! stream) fails the digest check, so nothing unverified becomes visible, and is fetched again up to the
+//! retry policy's attempts.
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -170,13 +171,15 @@ fn is_damage(e: &RegistryError) -> bool {
     matches!(e, RegistryError::DigestMismatch { .. } | RegistryError::SizeMismatch { .. })
 }
 
-/// The download's pieces, and how many are in flight: big enough to make few hand-overs between threads,
-/// small enough to stay in the cache between the thread that fills a piece and the one that reads it.
+/// The download's pieces: big enough to make few hand-overs between threads, small enough to stay in the
+/// cache between the thread that fills a piece and the one that reads it.
 const FETCH_PIECE: usize = 256 << 10;
+/// Download pieces in flight (2 MiB).
 const FETCH_DEPTH: usize = 8;
 /// The uncompressed pieces: one of kiln's gzip members inflates straight into one, and the store blob's
 /// 1 MiB write buffer passes a piece this big to the file without copying it.
 const PLAIN_PIECE: usize = 1 << 20;
+/// Uncompressed pieces in flight.
 const PLAIN_DEPTH: usize = 3;
 
 /// How a layer's download uses threads.
