@@ -51,8 +51,8 @@ pub struct BlobInfo {
 /// Sniffs the compression of a layer stream from its magic bytes (gzip `1f 8b`, zstd `28 b5 2f fd`, else a
 /// plain tar) and returns a reader of the uncompressed tar. Media types are never trusted for this.
 ///
-/// Concatenated gzip members and zstd frames are read as one stream ([`crate::gunzip`] for gzip). xz and
-/// bzip2 are recognized and refused with a clear error.
+/// Concatenated gzip members and zstd frames are read as one stream; kiln's own gzip members are inflated
+/// whole by libdeflate (`gunzip.rs`). xz and bzip2 are recognized and refused with a clear error.
 pub fn decompress<'a, R: Read + 'a>(mut reader: R) -> Result<(Compression, Box<dyn Read + 'a>), LayerError> {
     let mut magic = [0u8; 6];
     let n = crate::read_full(&mut reader, &mut magic)

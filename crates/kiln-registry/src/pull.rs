@@ -6,7 +6,7 @@
 //! 2. When the store already holds that manifest's image, it is only tagged.
 //! 3. The config is fetched and verified; each layer not already in the store is downloaded by a pool of
 //!    threads ([`RegistryOptions::max_concurrent_downloads`](crate::RegistryOptions)), decompressed while
-//!    streaming and stored uncompressed under its DiffID ([`crate::download`]).
+//!    streaming and stored uncompressed under its DiffID (`download.rs`).
 //! 4. Only then is the image record committed (with the registry's manifest digest as its origin, so
 //!    `name@digest` finds it); on any failure the blobs this pull created are removed again.
 

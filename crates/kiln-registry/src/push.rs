@@ -8,7 +8,7 @@
 //! 3. otherwise it is uploaded: a layer already compressed in the store from there, in one `PUT` or in
 //!    `PATCH` chunks; a layer not compressed yet is compressed once into the store (remembered, so the
 //!    next push or export reuses it) while the compressed bytes stream into the upload as they come
-//!    ([`compress_and_upload`]). A failed upload (dropped connection, a digest the registry rejects)
+//!    (`compress_and_upload`). A failed upload (dropped connection, a digest the registry rejects)
 //!    starts again from a new upload session, reading the blob from the store.
 //!
 //! Then the config blob and an OCI manifest (`PUT` by tag), or for [`Registry::push_index`] each
