@@ -5,7 +5,7 @@
 //!
 //! - Stages run as soon as their dependencies are done, each on its own thread; the first failure (or a
 //!   [`CancelHandle`]) cancels the others: running commands are killed and nothing more is committed.
-//! - Every filesystem step (RUN, COPY, ADD, WORKDIR) has a cache key computed *before* it runs ([`key`]
+//! - Every filesystem step (RUN, COPY, ADD, WORKDIR) has a cache key computed *before* it runs (`key`
 //!   module docs); a hit reuses the recorded layer without executing. A miss names what changed since the
 //!   last build of that step (`file src/main.c modified`), in the progress events and the step reports.
 //! - RUN runs in kiln-sandbox over the stage's snapshot stack; the overlay upper directory becomes the

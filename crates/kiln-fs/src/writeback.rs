@@ -14,7 +14,7 @@ use std::os::fd::{AsFd, AsRawFd};
 /// Bytes written between two writeback requests.
 const STEP: u64 = 8 << 20;
 
-/// A writer that starts the kernel's writeback of its file every [`STEP`] bytes.
+/// A writer that starts the kernel's writeback of its file every `STEP` bytes (8 MiB).
 #[derive(Debug)]
 pub struct Writeback<F> {
     inner: F,

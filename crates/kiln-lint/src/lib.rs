@@ -1,7 +1,7 @@
 //! Dockerfile linting: rules declared as data ([`RULES`]) — hadolint's `DL` rules, BuildKit's build checks
 //! and kiln's own `KL` rules — checked over a parsed Dockerfile, filtered by a [`Config`] (hadolint's
 //! `.hadolint.yaml` and `HADOLINT_*` variables), ignore pragmas and BuildKit's `# check=` directive, with
-//! safe fixes ([`fix`]) and report formats ([`format`]).
+//! safe fixes ([`fix`]) and report formats ([`format`](mod@format)).
 //!
 //! Two entry points: [`check`] lints a [`Dockerfile`] that already parsed (what a build calls to print
 //! BuildKit-style warnings), [`lint`] parses a source text first and also lints files BuildKit rejects

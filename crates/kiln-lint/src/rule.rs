@@ -1,7 +1,7 @@
 //! The rules, declared as data ([`RULES`]): each [`Rule`] has an ID, an origin, a default [`Level`], a title
 //! (the message it reports), a description, a documentation URL and, when there is one, a safe fix.
 //!
-//! The checks that implement the rules live in [`crate::rules`], one function per rule ID; the generated
+//! The checks that implement the rules live in `crate::rules`, one function per rule ID; the generated
 //! documentation (`docs/lint/*.md`, `kiln lint --explain`) comes from this table only.
 
 use std::fmt;

@@ -9,7 +9,7 @@
 //!    [`walk::LayerVisitor`] (here the catalogers' router; other scanners can share the pass);
 //! 3. the merge step replays the layers in order, applying whiteouts, opaque directories and replaced
 //!    files, to tell which packages the final filesystem still has and which layer introduced each;
-//! 4. [`format`] writes CycloneDX 1.5 JSON, SPDX 2.3 JSON, kiln's JSON or a table.
+//! 4. [`format`](mod@format) writes CycloneDX 1.5 JSON, SPDX 2.3 JSON, kiln's JSON or a table.
 //!
 //! Which packages are reported follows syft's image catalogers, so kiln's SBOM of an image lists the same
 //! (name, version, type) set as `syft <image>`; differences are documented in `bench/sbom-parity.md`.

@@ -1,6 +1,6 @@
 //! Moving images between the store and the transports users name them with (`kiln_oci::ImageLocation`):
-//! OCI layout directories and archives ([`oci`]), docker-archives ([`docker`]), and root filesystems
-//! ([`rootfs`]).
+//! OCI layout directories and archives (`oci`), docker-archives (`docker`), and root filesystems
+//! (`rootfs`).
 //!
 //! Import is two steps: *stage* (every blob verified and stored uncompressed, pinned by a lease) and
 //! *commit* (the image record and refs, in one transaction). A failed import abandons its lease, which

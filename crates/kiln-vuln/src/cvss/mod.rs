@@ -8,7 +8,7 @@
 //!   decimal; 3.1 uses the integer-based `Roundup` that avoids floating-point surprises);
 //! - **v4.0**: the MacroVector method of the v4.0 specification §8: the vector's equivalence classes
 //!   (EQ1–EQ6) select a MacroVector whose score comes from the specification's lookup table
-//!   ([`v4_data`]); the score is then lowered by the mean proportional distance of the vector from the
+//!   (`v4_data`); the score is then lowered by the mean proportional distance of the vector from the
 //!   highest-severity vectors of its MacroVector, per EQ. Threat and environmental metrics are honored
 //!   when present (`E:X` counts as `E:A`, `CR:X` as `CR:H`, `M*` override base values).
 
