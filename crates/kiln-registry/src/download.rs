@@ -195,16 +195,18 @@ pub(crate) enum Threads {
 }
 
 impl Threads {
-    /// For one of the layers of a pull of `total` bytes: pipelined when the layer holds more than a core's
-    /// share of the bytes, so that it would run alone for much of the pull (a single layer; the big base
-    /// layer of an image with small ones on top), else on one thread.
-    pub(crate) fn for_layer(size: u64, total: u64) -> Threads {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u128;
-        if cores > 1 && u128::from(size) * cores > u128::from(total) {
-            Threads::Pipelined
-        } else {
-            Threads::One
-        }
+    /// For one of the layers of a pull of `total` bytes that downloads `at_once` layers at a time.
+    pub(crate) fn for_layer(size: u64, total: u64, at_once: usize) -> Threads {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Threads::choose(size, total, at_once, cores)
+    }
+
+    /// Pipelined when cores would otherwise idle: fewer layers download at once than there are cores, or
+    /// the layer holds more than a core's share of the bytes, so that it runs alone for much of the pull (a
+    /// single layer; the big base layer of an image with small ones on top). Else on one thread.
+    fn choose(size: u64, total: u64, at_once: usize, cores: usize) -> Threads {
+        let dominant = u128::from(size) * cores as u128 > u128::from(total);
+        if cores > 1 && (at_once < cores || dominant) { Threads::Pipelined } else { Threads::One }
     }
 }
 
@@ -445,17 +447,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_layer_holding_most_of_a_pull_is_pipelined() {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if cores < 2 {
-            // One core: threads would only take turns.
-            assert_eq!(Threads::for_layer(100, 100), Threads::One);
-            return;
-        }
-        // A single layer; a big base under small layers; one of many equal layers.
-        assert_eq!(Threads::for_layer(100, 100), Threads::Pipelined);
-        assert_eq!(Threads::for_layer(80, 100), Threads::Pipelined);
-        assert_eq!(Threads::for_layer(1, 1000), Threads::One);
-        assert_eq!(Threads::for_layer(0, 0), Threads::One);
+    fn layers_are_pipelined_only_where_cores_would_idle() {
+        // 2 cores, 3 downloads at once: one of five equal layers stays on one thread; a single layer, or a
+        // big base under small layers, is spread.
+        assert_eq!(Threads::choose(60, 300, 3, 2), Threads::One);
+        assert_eq!(Threads::choose(300, 300, 1, 2), Threads::Pipelined);
+        assert_eq!(Threads::choose(240, 300, 3, 2), Threads::Pipelined);
+        assert_eq!(Threads::choose(20, 300, 3, 2), Threads::One);
+        // Two equal layers on two cores keep both busy already.
+        assert_eq!(Threads::choose(150, 300, 2, 2), Threads::One);
+        // 8 cores, 3 downloads at once: every layer is spread, or 5 cores would idle.
+        assert_eq!(Threads::choose(10, 1000, 3, 8), Threads::Pipelined);
+        // One core: threads would only take turns.
+        assert_eq!(Threads::choose(300, 300, 1, 1), Threads::One);
     }
 }

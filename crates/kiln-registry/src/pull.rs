@@ -313,14 +313,15 @@ fn pull_image(
     }
     let downloaded = jobs.len();
     let bytes: u64 = jobs.iter().map(|(l, _)| l.size).sum();
-    run_parallel(jobs, resolved_workers(session, downloaded), &cancel, |(layer, diff_id)| {
+    let workers = resolved_workers(session, downloaded);
+    run_parallel(jobs, workers, &cancel, |(layer, diff_id)| {
         progress.event(TransferEvent::BlobStarted { digest: layer.digest.clone(), size: layer.size });
         download_layer(
             session,
             lease,
             layer,
             diff_id,
-            Threads::for_layer(layer.size, bytes),
+            Threads::for_layer(layer.size, bytes, workers),
             &cancel,
             progress,
         )?;

@@ -161,7 +161,8 @@ fn persistent_damage_fails_clearly_and_leaves_nothing_in_the_store() {
 }
 
 /// The tests above pull one layer, which kiln spreads over three threads. Here four equal layers share the
-/// cores, each downloaded, inflated and stored on one thread: the same faults, the same outcomes.
+/// cores, and on a 2-core machine (CI's) each is downloaded, inflated and stored on one thread: the same
+/// faults, the same outcomes.
 #[test]
 fn layers_sharing_the_cores_survive_drops_and_damage_and_fail_cleanly() {
     if !have_registry() {
