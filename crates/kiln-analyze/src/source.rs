@@ -312,21 +312,8 @@ fn is_compressed(file: &Path, offset: u64) -> Result<bool> {
     let mut f = File::open(file).map_err(|e| AnalyzeError::io(file, "opening", e))?;
     f.seek(SeekFrom::Start(offset)).map_err(|e| AnalyzeError::io(file, "seeking", e))?;
     let mut magic = [0u8; 4];
-    let n = read_full(&mut f, &mut magic).map_err(|e| AnalyzeError::io(file, "reading", e))?;
+    let n = kiln_layer::read_full(&mut f, &mut magic).map_err(|e| AnalyzeError::io(file, "reading", e))?;
     Ok(n >= 2 && magic[..2] == [0x1f, 0x8b] || n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd])
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// A member of an indexed tar.
